@@ -1,0 +1,154 @@
+"""Annotations with their explanations. Each user has their own; nobody overwrites another's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, jsonify
+
+from leanlife_server.api import serialize
+from leanlife_server.api.access import ProjectAccess, project_access
+from leanlife_server.api.documents import get_document, requested_annotator
+from leanlife_server.api.payload import json_body
+from leanlife_server.db import db
+from leanlife_server.db.models import (
+    SOURCE_MANUAL,
+    SOURCES,
+    Annotation,
+    Document,
+    Explanation,
+    Label,
+    TriggerSpan,
+)
+from leanlife_server.errors import ApiError, invalid, not_found
+from leanlife_server.plugin_api import DOCUMENT, SPAN, AnnotationIn, DocumentContext, Span
+
+bp = Blueprint("annotations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
+
+
+@dataclass
+class ParsedRequest:
+    annotation: AnnotationIn
+    label_id: int
+    source: str
+
+
+def _context(access: ProjectAccess, document: Document, exclude: int | None
+             ) -> tuple[DocumentContext, dict[str, int]]:
+    """What the task needs to validate: labels, and the entity spans the caller may refer to
+    (their own, imported ones, and others' where visible)."""
+    labels = db.session.execute(db.select(Label.name, Label.kind, Label.id)
+                                .where(Label.project_id == access.project.id)).all()
+    spans = db.session.execute(
+        db.select(Annotation.id, Annotation.start, Annotation.end, Annotation.user_id)
+        .where(Annotation.document_id == document.id, Annotation.kind == SPAN)).all()
+    entity_spans = {row.id: Span(row.start, row.end) for row in spans
+                    if row.id != exclude and (row.user_id is None or access.can_read_user(row.user_id))}
+    context = DocumentContext(text=document.text, labels={l.name: l.kind for l in labels},
+                              explanation_kind=access.project.explanation_kind,
+                              entity_spans=entity_spans, multi_label=access.project.multi_label)
+    return context, {l.name: l.id for l in labels}
+
+
+def _parse_request(access: ProjectAccess, document: Document, exclude: int | None = None) -> ParsedRequest:
+    body = json_body()
+    source = body.get("source", SOURCE_MANUAL)
+    if source not in SOURCES:
+        raise invalid("source", f"must be one of {list(SOURCES)}")
+    task = current_app.extensions["leanlife"].tasks.get(access.project.task)
+    context, label_ids = _context(access, document, exclude)
+    parsed = task.parse_annotation(body, context)
+    return ParsedRequest(parsed, label_ids[parsed.label], source)
+
+
+def _store(row: Annotation, request: ParsedRequest) -> None:
+    parsed = request.annotation
+    row.label_id = request.label_id
+    row.kind = parsed.kind
+    row.start, row.end = parsed.start, parsed.end
+    row.subject_id, row.object_id = parsed.subject_id, parsed.object_id
+    row.source = request.source
+    row.explanations = [
+        Explanation(kind=e.kind, text=e.text,
+                    spans=[TriggerSpan(start=s.start, end=s.end) for s in e.spans])
+        for e in parsed.explanations
+    ]
+
+
+def _single_label_conflict(access: ProjectAccess, document: Document, kind: str) -> None:
+    if kind != DOCUMENT or access.project.multi_label:
+        return
+    existing = db.session.scalar(db.select(Annotation.id).where(
+        Annotation.document_id == document.id, Annotation.user_id == access.user.id,
+        Annotation.kind == DOCUMENT))
+    if existing is not None:
+        raise ApiError(409, "conflict", f"this project takes one label per document; change "
+                                        f"annotation {existing} with PUT instead",
+                       {"field": "label", "annotation_id": existing})
+
+
+def _saved(access: ProjectAccess, row: Annotation) -> dict:
+    data = serialize.annotation(row)
+    current_app.extensions["leanlife"].manager.hook.leanlife_annotation_saved(
+        project={"id": access.project.id, "task": access.project.task}, annotation=data)
+    return data
+
+
+@bp.get("/documents/<int:document_id>/annotations")
+def list_annotations(project_id: int, document_id: int):
+    """Annotations on a document: the caller's, or annotator=ID where allowed."""
+    access = project_access(project_id)
+    get_document(project_id, document_id)
+    query = db.select(Annotation).where(Annotation.document_id == document_id)
+    annotator = requested_annotator(access)
+    if annotator is not None:
+        query = query.where(Annotation.user_id == annotator)
+    rows = db.session.scalars(query.order_by(Annotation.id))
+    return jsonify({"items": [serialize.annotation(r) for r in rows]})
+
+
+@bp.post("/documents/<int:document_id>/annotations")
+def create_annotation(project_id: int, document_id: int):
+    """Save an annotation (span, relation or document label) with its explanations."""
+    access = project_access(project_id)
+    document = get_document(project_id, document_id)
+    request = _parse_request(access, document)
+    _single_label_conflict(access, document, request.annotation.kind)
+    row = Annotation(project_id=project_id, document_id=document_id, user_id=access.user.id)
+    _store(row, request)
+    db.session.add(row)
+    db.session.commit()
+    return jsonify(_saved(access, row)), 201
+
+
+def _own_annotation(access: ProjectAccess, annotation_id: int) -> Annotation:
+    row = db.session.get(Annotation, annotation_id)
+    if row is None or row.project_id != access.project.id or not (
+            row.user_id is None or access.can_read_user(row.user_id)):
+        raise not_found(f"annotation {annotation_id}")
+    if row.user_id != access.user.id:
+        raise ApiError(403, "forbidden", "annotations are changed only by the user who made them")
+    return row
+
+
+@bp.put("/annotations/<int:annotation_id>")
+def replace_annotation(project_id: int, annotation_id: int):
+    """Replace one of the caller's annotations (label, offsets, explanations)."""
+    access = project_access(project_id)
+    row = _own_annotation(access, annotation_id)
+    document = get_document(project_id, row.document_id)
+    request = _parse_request(access, document, exclude=row.id)
+    if request.annotation.kind != row.kind:
+        raise invalid("label", f"an annotation stays a {row.kind} annotation")
+    _store(row, request)
+    db.session.commit()
+    return jsonify(_saved(access, row))
+
+
+@bp.delete("/annotations/<int:annotation_id>")
+def delete_annotation(project_id: int, annotation_id: int):
+    """Delete one of the caller's annotations (and relations built on it)."""
+    access = project_access(project_id)
+    db.session.delete(_own_annotation(access, annotation_id))
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,121 @@
+"""Project members, their roles, and each member's own settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from leanlife_server.api import serialize
+from leanlife_server.api.access import project_access
+from leanlife_server.api.payload import field, json_body
+from leanlife_server.db import db
+from leanlife_server.db.models import OWNER, ROLES, Membership, User
+from leanlife_server.errors import ApiError, invalid, not_found
+
+bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
+
+# Per-member preferences, with their type and default.
+MEMBER_SETTINGS = {
+    "show_recommendations": (bool, True),
+    "min_recommendation_confidence": ((int, float), 0.0),
+    "show_others_annotations": (bool, False),
+}
+
+
+def _membership(project_id: int, user_id: int) -> Membership:
+    row = db.session.scalar(db.select(Membership).where(Membership.project_id == project_id,
+                                                        Membership.user_id == user_id))
+    if row is None:
+        raise not_found(f"member {user_id}")
+    return row
+
+
+def _owner_count(project_id: int) -> int:
+    return len(db.session.scalars(db.select(Membership.id).where(
+        Membership.project_id == project_id, Membership.role == OWNER)).all())
+
+
+@bp.get("/members")
+def list_members(project_id: int):
+    """The project's members and roles."""
+    project_access(project_id)
+    rows = db.session.scalars(db.select(Membership).where(Membership.project_id == project_id)
+                              .order_by(Membership.id))
+    return jsonify({"items": [serialize.member(r) for r in rows]})
+
+
+@bp.post("/members")
+def add_member(project_id: int):
+    """Add a user by username with a role (owners)."""
+    project_access(project_id, owner=True)
+    body = json_body()
+    username = field(body, "username", str)
+    role = field(body, "role", str, choices=ROLES)
+    user = db.session.scalar(db.select(User).where(User.username == username))
+    if user is None:
+        raise invalid("username", f"no user named {username!r}")
+    exists = db.session.scalar(db.select(Membership.id).where(Membership.project_id == project_id,
+                                                              Membership.user_id == user.id))
+    if exists is not None:
+        raise ApiError(409, "conflict", f"{username!r} is already a member", {"field": "username"})
+    row = Membership(project_id=project_id, user_id=user.id, role=role, settings={})
+    db.session.add(row)
+    db.session.commit()
+    return jsonify(serialize.member(row)), 201
+
+
+def _keep_an_owner(row: Membership) -> None:
+    if row.role == OWNER and _owner_count(row.project_id) == 1:
+        raise ApiError(409, "conflict", "a project keeps at least one owner")
+
+
+@bp.patch("/members/<int:user_id>")
+def update_member(project_id: int, user_id: int):
+    """Change a member's role (owners)."""
+    project_access(project_id, owner=True)
+    row = _membership(project_id, user_id)
+    role = field(json_body(), "role", str, choices=ROLES)
+    if role != OWNER:
+        _keep_an_owner(row)
+    row.role = role
+    db.session.commit()
+    return jsonify(serialize.member(row))
+
+
+@bp.delete("/members/<int:user_id>")
+def remove_member(project_id: int, user_id: int):
+    """Remove a member (owners); their annotations stay."""
+    project_access(project_id, owner=True)
+    row = _membership(project_id, user_id)
+    _keep_an_owner(row)
+    db.session.delete(row)
+    db.session.commit()
+    return "", 204
+
+
+def _effective_settings(row: Membership | None) -> dict:
+    stored = row.settings if row is not None else {}
+    return {name: stored.get(name, default) for name, (_, default) in MEMBER_SETTINGS.items()}
+
+
+@bp.get("/me/settings")
+def get_my_settings(project_id: int):
+    """The caller's own settings in this project."""
+    return jsonify(_effective_settings(project_access(project_id).membership))
+
+
+@bp.patch("/me/settings")
+def update_my_settings(project_id: int):
+    """Change the caller's own settings in this project."""
+    access = project_access(project_id)
+    if access.membership is None:
+        raise ApiError(403, "forbidden", "only members have settings in a project")
+    body = json_body()
+    unknown = sorted(set(body) - set(MEMBER_SETTINGS))
+    if unknown:
+        raise invalid(unknown[0], f"unknown setting (known: {sorted(MEMBER_SETTINGS)})")
+    settings = dict(access.membership.settings)
+    for name in body:
+        settings[name] = field(body, name, MEMBER_SETTINGS[name][0])
+    access.membership.settings = settings
+    db.session.commit()
+    return jsonify(_effective_settings(access.membership))

@@ -1,0 +1,36 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from flask import Flask
+
+from leanlife_server.api import register_api
+from leanlife_server.config import load_settings
+from leanlife_server.db import db, engine_options
+from leanlife_server.errors import register_error_handlers
+from leanlife_server.plugins import load_plugins
+
+
+def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[Any] = ()) -> Flask:
+    """Build an app. ``config`` overrides ``LEANLIFE_*`` settings (keys without the prefix,
+    lower-case); ``extra_plugins`` are plugin objects registered after the entry points."""
+    settings = load_settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config.update(
+        LEANLIFE=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_SORT_KEYS=False,
+    )
+    db.init_app(app)
+    app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins)
+    register_error_handlers(app)
+    register_api(app)
+    return app

@@ -1,0 +1,89 @@
+"""The ``leanlife`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from leanlife_server.app import create_app
+from leanlife_server.db import db
+from leanlife_server.db.migrate import upgrade
+from leanlife_server.plugins import PluginError
+
+
+def _app():
+    try:
+        return create_app()
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """LeanLife annotation server. Settings come from LEANLIFE_* environment variables."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes; keep 1 unless LEANLIFE_REDIS_URL is set (Socket.IO needs one).")
+@click.option("--threads", default=32, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Migrate the database and serve the API and UI."""
+    from leanlife_server.server import run
+
+    app = _app()
+    upgrade(app)
+    settings = app.config["LEANLIFE"]
+    click.echo(f"LeanLife on http://{host}:{port}  (data: {settings.data_dir}, "
+               f"database: {settings.database_url.split('@')[-1]})")
+    run(app, host, port, workers, threads)
+
+
+@main.command()
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the user a site admin.")
+def createuser(username: str, admin: bool) -> None:
+    """Create a user; the password comes from a prompt, or from stdin when piped."""
+    from leanlife_server.auth import create_user
+    from leanlife_server.errors import ApiError
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    app = _app()
+    upgrade(app)
+    with app.app_context():
+        try:
+            user = create_user(username, password, is_admin=admin)
+        except ApiError as exc:
+            raise click.ClickException(exc.message) from exc
+        db.session.commit()
+        click.echo(f"created {'admin' if user.is_admin else 'user'} {user.username!r} (id {user.id})")
+
+
+@main.command("plugins")
+def list_plugins() -> None:
+    """List every registered task, model, format and query strategy."""
+    rows = _app().extensions["leanlife"].describe()
+    if not rows:
+        click.echo("no plugins registered")
+    for row in rows:
+        click.echo(f"{row['kind']:<15} {row['name']:<24} {row['plugin']:<12} {row['version']}")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database maintenance."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply schema migrations."""
+    app = _app()
+    upgrade(app, revision)
+    click.echo(f"database at revision {revision}")

@@ -1,0 +1,220 @@
+"""Database rows. Character offsets everywhere; tokens are derived by the plugins."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leanlife_server.db import db
+
+OWNER, ANNOTATOR = "owner", "annotator"
+ROLES = (OWNER, ANNOTATOR)
+SOURCE_MANUAL, SOURCE_RECOMMENDATION, SOURCE_IMPORT = "manual", "recommendation", "import"
+SOURCES = (SOURCE_MANUAL, SOURCE_RECOMMENDATION, SOURCE_IMPORT)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a leaked database leaks no tokens."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="", nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    user: Mapped[User] = relationship()
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    task: Mapped[str] = mapped_column(String(100), nullable=False)
+    explanation_kind: Mapped[str] = mapped_column(String(50), default="none", nullable=False)
+    multi_label: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    # Whether annotators may read each other's annotations.
+    annotators_see_others: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    model: Mapped[Optional[str]] = mapped_column(String(100))
+    model_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    retrain_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    query_strategy: Mapped[Optional[str]] = mapped_column(String(100))
+    confidence_threshold: Mapped[Optional[float]] = mapped_column(Float)
+    device: Mapped[Optional[str]] = mapped_column(String(20))
+    created_at: Mapped[datetime] = _created()
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("project_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    user: Mapped[User] = relationship()
+
+
+class Label(db.Model):
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    color: Mapped[str] = mapped_column(String(20), default="#888888", nullable=False)
+    shortcut: Mapped[Optional[str]] = mapped_column(String(10))
+
+
+class Document(db.Model):
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_project_id_id", "project_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class DocumentCompletion(db.Model):
+    """An annotator marked a document finished."""
+
+    __tablename__ = "document_completions"
+    __table_args__ = (UniqueConstraint("document_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Annotation(db.Model):
+    """A label by one user: on a span (start, end), on a relation (subject, object), or on the document."""
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        Index("ix_annotations_document_user", "document_id", "user_id"),
+        Index("ix_annotations_project_user", "project_id", "user_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    start: Mapped[Optional[int]] = mapped_column(Integer)
+    end: Mapped[Optional[int]] = mapped_column(Integer)
+    subject_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
+    object_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20), default=SOURCE_MANUAL, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow, nullable=False)
+    label: Mapped[Label] = relationship()
+    explanations: Mapped[list["Explanation"]] = relationship(
+        back_populates="annotation", cascade="all, delete-orphan", order_by="Explanation.id")
+
+
+class Explanation(db.Model):
+    """Why a label was given: a trigger (its spans) or a natural-language text (and its parse)."""
+
+    __tablename__ = "explanations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    text: Mapped[Optional[str]] = mapped_column(Text)
+    parse: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = _created()
+    annotation: Mapped[Annotation] = relationship(back_populates="explanations")
+    spans: Mapped[list["TriggerSpan"]] = relationship(
+        cascade="all, delete-orphan", order_by="TriggerSpan.start")
+
+
+class TriggerSpan(db.Model):
+    __tablename__ = "trigger_spans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    explanation_id: Mapped[int] = mapped_column(ForeignKey("explanations.id", ondelete="CASCADE"), index=True)
+    start: Mapped[int] = mapped_column(Integer, nullable=False)
+    end: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ModelVersion(db.Model):
+    __tablename__ = "model_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(100), nullable=False)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    data_counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    artifact_path: Mapped[Optional[str]] = mapped_column(String(500))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class TrainingJob(db.Model):
+    __tablename__ = "training_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30), default="train", nullable=False)
+    state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False)
+    progress: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
+    device: Mapped[Optional[str]] = mapped_column(String(20))
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    model_version_id: Mapped[Optional[int]] = mapped_column(ForeignKey("model_versions.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+class Recommendation(db.Model):
+    """A model version's proposed annotation for a document, with its confidence."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (Index("ix_recommendations_version_document", "model_version_id", "document_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    confidence: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class UncertaintyScore(db.Model):
+    __tablename__ = "uncertainty_scores"
+    __table_args__ = (UniqueConstraint("model_version_id", "document_id"),
+                      Index("ix_uncertainty_version_score", "model_version_id", "score"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float, nullable=False)

@@ -1,0 +1,201 @@
+"""What plugins import from LeanLife: definition types, validated shapes and checking helpers.
+
+This module is the only core module a plugin needs. It holds no state and imports nothing
+heavy, so a plugin can be imported without starting the server.
+"""
+
+from __future__ import annotations
+
+import importlib
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+# Label kinds: what a label can be attached to.
+SPAN, RELATION, DOCUMENT = "span", "relation", "document"
+# Explanation kinds a project can collect.
+EXPLANATION_NONE, EXPLANATION_TRIGGER, EXPLANATION_NATURAL_LANGUAGE = "none", "trigger", "natural_language"
+
+
+class ValidationError(Exception):
+    """Input that breaks a task's rules. ``field`` names where (a dotted path into the payload)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ExplanationIn:
+    """A validated explanation: a trigger (one or more spans) or a natural-language text."""
+
+    kind: str
+    text: str | None = None
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnnotationIn:
+    """A validated annotation, ready to store."""
+
+    kind: str
+    label: str
+    start: int | None = None
+    end: int | None = None
+    subject_id: int | None = None
+    object_id: int | None = None
+    explanations: tuple[ExplanationIn, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentContext:
+    """What a task sees of the document and project while validating an annotation."""
+
+    text: str
+    labels: Mapping[str, str]  # label name -> label kind
+    explanation_kind: str
+    entity_spans: Mapping[int, Span] = field(default_factory=dict)  # annotation id -> span
+    multi_label: bool = False
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    """An annotation task. ``parse_annotation`` turns a JSON payload into an ``AnnotationIn``
+    or raises ``ValidationError``."""
+
+    name: str
+    title: str
+    label_kinds: tuple[str, ...]
+    explanation_kinds: tuple[str, ...]
+    ui_component: str
+    parse_annotation: Callable[[Mapping[str, Any], DocumentContext], AnnotationIn]
+    version: str = "1"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelDefinition:
+    """A trainable model. ``factory`` is a dotted path (``package.module:attr``) so that heavy
+    libraries are imported only when a model is built."""
+
+    name: str
+    tasks: tuple[str, ...]
+    factory: str
+    explanation_kinds: tuple[str, ...] = ()
+    default_config: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FormatDefinition:
+    """An import and/or export format. ``importer`` and ``exporter`` are dotted paths."""
+
+    name: str
+    tasks: tuple[str, ...]
+    importer: str | None = None
+    exporter: str | None = None
+    extensions: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class QueryStrategyDefinition:
+    """A ranking strategy for the annotation queue. ``factory`` is a dotted path."""
+
+    name: str
+    tasks: tuple[str, ...]
+    factory: str
+    description: str = ""
+
+
+def load_object(dotted: str) -> Any:
+    """Resolve ``package.module:attribute``."""
+    module_name, _, attr = dotted.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+# Checking helpers shared by task plugins ------------------------------------------------
+
+def read_int(payload: Mapping[str, Any], key: str, where: str = "") -> int:
+    name = f"{where}{key}"
+    if key not in payload:
+        raise ValidationError(name, "is required")
+    value = payload[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(name, f"must be an integer, got {type(value).__name__}")
+    return value
+
+
+def read_label(payload: Mapping[str, Any], doc: DocumentContext, kind: str) -> str:
+    label = payload.get("label")
+    if not isinstance(label, str) or not label:
+        raise ValidationError("label", "is required and must be a label name")
+    if label not in doc.labels:
+        raise ValidationError("label", f"unknown label {label!r} in this project")
+    if doc.labels[label] != kind:
+        raise ValidationError("label", f"label {label!r} is a {doc.labels[label]} label, "
+                                       f"this annotation needs a {kind} label")
+    return label
+
+
+def check_span(text: str, start: int, end: int, where: str) -> Span:
+    """Offsets are code-point indexes; a span must lie inside the text, be non-empty and not
+    split a character from its combining marks."""
+    if start < 0 or end > len(text) or start >= end:
+        raise ValidationError(where, f"span [{start}, {end}) must satisfy 0 <= start < end <= "
+                                     f"{len(text)} (the text length)")
+    for offset, name in ((start, "start"), (end, "end")):
+        if offset < len(text) and offset > 0 and unicodedata.combining(text[offset]):
+            raise ValidationError(f"{where}.{name}", f"offset {offset} splits a character "
+                                                     f"from its combining mark")
+        if 0 < offset < len(text) and "\udc00" <= text[offset] <= "\udfff":
+            raise ValidationError(f"{where}.{name}", f"offset {offset} splits a surrogate pair")
+    return Span(start, end)
+
+
+def read_span(payload: Mapping[str, Any], text: str, where: str = "") -> Span:
+    start = read_int(payload, "start", where)
+    end = read_int(payload, "end", where)
+    return check_span(text, start, end, where.rstrip(".") or "span")
+
+
+def read_explanation_list(payload: Mapping[str, Any], doc: DocumentContext,
+                          allowed: tuple[str, ...]) -> list[Mapping[str, Any]]:
+    """The raw ``explanations`` list, after checking that the project collects that kind."""
+    items = payload.get("explanations", [])
+    if not isinstance(items, list):
+        raise ValidationError("explanations", "must be a list")
+    if items and doc.explanation_kind == EXPLANATION_NONE:
+        raise ValidationError("explanations", "this project does not collect explanations")
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise ValidationError(f"explanations[{i}]", "must be an object")
+        kind = item.get("kind", doc.explanation_kind)
+        if kind != doc.explanation_kind or kind not in allowed:
+            raise ValidationError(f"explanations[{i}].kind",
+                                  f"this project collects {doc.explanation_kind!r} explanations, "
+                                  f"got {kind!r}")
+    return items
+
+
+def read_natural_language_explanations(payload: Mapping[str, Any], doc: DocumentContext,
+                                       max_chars: int = 2000) -> tuple[ExplanationIn, ...]:
+    result = []
+    for i, item in enumerate(read_explanation_list(payload, doc, (EXPLANATION_NATURAL_LANGUAGE,))):
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError(f"explanations[{i}].text", "must be a non-empty string")
+        if len(text) > max_chars:
+            raise ValidationError(f"explanations[{i}].text", f"is longer than {max_chars} characters")
+        result.append(ExplanationIn(EXPLANATION_NATURAL_LANGUAGE, text=text.strip()))
+    return tuple(result)

@@ -1,0 +1,135 @@
+"""One pluggy PluginManager per app, and the registries collected from it at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+import pluggy
+
+from leanlife_server import hookspecs
+from leanlife_server.plugin_api import (
+    FormatDefinition,
+    ModelDefinition,
+    QueryStrategyDefinition,
+    TaskDefinition,
+)
+
+ENTRY_POINT_GROUP = "leanlife"
+
+
+class PluginError(RuntimeError):
+    """A plugin that cannot be loaded or that conflicts with another."""
+
+
+@dataclass
+class Registry:
+    """Definitions of one kind, by name, each with the plugin that registered it."""
+
+    kind: str
+    items: dict[str, Any] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def add(self, definition: Any, owner: str) -> None:
+        name = definition.name
+        if name in self.items:
+            raise PluginError(f"{self.kind} {name!r} is registered twice: by plugin "
+                              f"{self.owners[name]!r} and by plugin {owner!r}")
+        self.items[name] = definition
+        self.owners[name] = owner
+
+    def get(self, name: str) -> Any:
+        return self.items.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.items
+
+    def __iter__(self):
+        return iter(self.items.values())
+
+
+@dataclass
+class Plugins:
+    """The loaded plugins of one app."""
+
+    manager: pluggy.PluginManager
+    tasks: Registry
+    models: Registry
+    formats: Registry
+    query_strategies: Registry
+
+    def describe(self) -> list[dict[str, str]]:
+        """Every registration, for ``leanlife plugins`` and ``GET /api/v1/plugins``."""
+        rows = []
+        for registry in (self.tasks, self.models, self.formats, self.query_strategies):
+            for name, definition in registry.items.items():
+                owner = registry.owners[name]
+                rows.append({"kind": registry.kind, "name": name, "plugin": owner,
+                             "version": plugin_version(self.manager, owner),
+                             "description": getattr(definition, "description", "")})
+        return rows
+
+
+def plugin_version(manager: pluggy.PluginManager, plugin_name: str) -> str:
+    for plugin, dist in manager.list_plugin_distinfo():
+        if manager.get_name(plugin) == plugin_name:
+            return dist.version
+    return ""
+
+
+def _installed_names() -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def build_manager(names: list[str] | None = None, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
+    """Register entry-point plugins (all, or those in ``names``), then ``extra`` objects."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    for name in names if names is not None else [None]:
+        try:
+            count = manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+        except Exception as exc:  # a broken plugin must say which one it is
+            raise PluginError(f"a plugin in entry point group {ENTRY_POINT_GROUP!r} "
+                              f"failed to load: {exc}") from exc
+        if name is not None and count == 0 and manager.get_plugin(name) is None:
+            raise PluginError(f"LEANLIFE_PLUGINS names {name!r}, which no installed package "
+                              f"registers in entry point group {ENTRY_POINT_GROUP!r} "
+                              f"(installed: {', '.join(_installed_names()) or 'none'})")
+    for plugin in extra:
+        manager.register(plugin)
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"unknown hook in plugin {exc.plugin!r}: {exc}") from exc
+    return manager
+
+
+def _collect(manager: pluggy.PluginManager, hook_name: str, kind: str, expected: type) -> Registry:
+    registry = Registry(kind)
+    hook = getattr(manager.hook, hook_name)
+    for impl in reversed(hook.get_hookimpls()):  # registration order
+        owner = manager.get_name(impl.plugin) or repr(impl.plugin)
+        for definition in impl.function() or ():
+            if not isinstance(definition, expected):
+                raise PluginError(f"plugin {owner!r}: {hook_name}() must return "
+                                  f"{expected.__name__} objects, got {type(definition).__name__}")
+            registry.add(definition, owner)
+    return registry
+
+
+def load_plugins(names: list[str] | None = None, extra: Iterable[Any] = ()) -> Plugins:
+    manager = build_manager(names, extra)
+    plugins = Plugins(
+        manager=manager,
+        tasks=_collect(manager, "leanlife_tasks", "task", TaskDefinition),
+        models=_collect(manager, "leanlife_models", "model", ModelDefinition),
+        formats=_collect(manager, "leanlife_formats", "format", FormatDefinition),
+        query_strategies=_collect(manager, "leanlife_query_strategies", "query_strategy",
+                                  QueryStrategyDefinition),
+    )
+    for model in plugins.models:
+        unknown = [t for t in model.tasks if t not in plugins.tasks]
+        if unknown:
+            raise PluginError(f"model {model.name!r} serves unknown task(s) {unknown}")
+    return plugins

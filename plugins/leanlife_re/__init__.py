@@ -1,0 +1,64 @@
+"""Relation extraction: a directed relation (subject -> object) between two entity spans of a
+document, with natural-language explanations. Entities are the document's NER spans, made in
+the project or imported with the documents."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pluggy
+
+from leanlife_server.plugin_api import (
+    EXPLANATION_NATURAL_LANGUAGE,
+    RELATION,
+    SPAN,
+    AnnotationIn,
+    DocumentContext,
+    TaskDefinition,
+    ValidationError,
+    read_int,
+    read_label,
+    read_natural_language_explanations,
+    read_span,
+)
+from leanlife_ner import parse_entity
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+
+def _entity(payload: Mapping[str, Any], doc: DocumentContext, key: str) -> int:
+    annotation_id = read_int(payload, key)
+    if annotation_id not in doc.entity_spans:
+        raise ValidationError(key, f"annotation {annotation_id} is not an entity span of this document")
+    return annotation_id
+
+
+def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationIn:
+    """A payload with ``subject`` and ``object`` is a relation; one with offsets is an entity."""
+    if "start" in payload and "subject" not in payload and "object" not in payload:
+        if payload.get("explanations"):
+            raise ValidationError("explanations", "entities in a relation project carry no explanations")
+        return parse_entity(payload, doc)
+    label = read_label(payload, doc, RELATION)
+    subject = _entity(payload, doc, "subject")
+    obj = _entity(payload, doc, "object")
+    if subject == obj:
+        raise ValidationError("object", "a relation needs two different entities")
+    return AnnotationIn(RELATION, label, subject_id=subject, object_id=obj,
+                        explanations=read_natural_language_explanations(payload, doc))
+
+
+RE = TaskDefinition(
+    name="re",
+    title="Relation extraction",
+    label_kinds=(RELATION, SPAN),
+    explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
+    ui_component="re",
+    parse_annotation=parse_relation_or_entity,
+    description="Directed relations between entity spans; explanations are sentences.",
+)
+
+
+@hookimpl
+def leanlife_tasks() -> list[TaskDefinition]:
+    return [RE]

@@ -1,0 +1,45 @@
+"""Sentiment / document classification: one label per document (several in multi-label
+projects), with natural-language explanations."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pluggy
+
+from leanlife_server.plugin_api import (
+    DOCUMENT,
+    EXPLANATION_NATURAL_LANGUAGE,
+    AnnotationIn,
+    DocumentContext,
+    TaskDefinition,
+    ValidationError,
+    read_label,
+    read_natural_language_explanations,
+)
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+
+def parse_document_label(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationIn:
+    for key in ("start", "end", "subject", "object"):
+        if key in payload:
+            raise ValidationError(key, "a document label has no offsets or entities")
+    return AnnotationIn(DOCUMENT, read_label(payload, doc, DOCUMENT),
+                        explanations=read_natural_language_explanations(payload, doc))
+
+
+SA = TaskDefinition(
+    name="sa",
+    title="Sentiment / document classification",
+    label_kinds=(DOCUMENT,),
+    explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
+    ui_component="sa",
+    parse_annotation=parse_document_label,
+    description="A label per document; explanations are sentences.",
+)
+
+
+@hookimpl
+def leanlife_tasks() -> list[TaskDefinition]:
+    return [SA]
