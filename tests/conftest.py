@@ -1,7 +1,8 @@
 """Shared fixtures. Every app-level test runs against SQLite and PostgreSQL.
 
-PostgreSQL comes from LEANLIFE_TEST_POSTGRES_URL (default: the local server, database
-``leanlife_test``, created when missing). When it is unreachable the PostgreSQL half fails
+PostgreSQL comes from LEANLIFE_TEST_POSTGRES_URL (default: the local server). Each test
+session gets its own database, named after that URL's with the process id appended, created
+at the start and dropped at the end, so parallel runs never meet. When it is unreachable the PostgreSQL half fails
 loudly; ``LEANLIFE_TEST_DATABASES=sqlite`` opts out explicitly (never in CI).
 """
 
@@ -25,21 +26,25 @@ DATABASES = [d.strip() for d in os.environ.get("LEANLIFE_TEST_DATABASES", "sqlit
 PASSWORD = "correct horse battery"
 
 
-def _ensure_postgres_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+def _postgres_admin(url: sa.engine.URL, statement: str) -> None:
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                                 {"n": target.database}).first()
-            if not found:
-                conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+            conn.execute(sa.text(statement))
     except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {target.render_as_string(hide_password=True)} is unreachable "
+        pytest.fail(f"PostgreSQL at {url.render_as_string(hide_password=True)} is unreachable "
                     f"({exc.orig}); start it, point LEANLIFE_TEST_POSTGRES_URL at one, or run "
                     f"with LEANLIFE_TEST_DATABASES=sqlite", pytrace=False)
     finally:
         admin.dispose()
+
+
+def _private_postgres_database() -> sa.engine.URL:
+    url = sa.engine.make_url(POSTGRES_URL)
+    url = url.set(database=f"{url.database}_{os.getpid()}")
+    _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    _postgres_admin(url, f'CREATE DATABASE "{url.database}"')
+    return url
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -48,15 +53,16 @@ def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     elif request.param == "postgres":
-        _ensure_postgres_database(POSTGRES_URL)
-        url = POSTGRES_URL
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:  # start from nothing: a previous run may have left tables
-            conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
+        private = _private_postgres_database()
+        request.addfinalizer(lambda: _postgres_admin(
+            private, f'DROP DATABASE IF EXISTS "{private.database}" WITH (FORCE)'))
+        url = private.render_as_string(hide_password=False)
     else:
         raise ValueError(f"LEANLIFE_TEST_DATABASES: unknown database {request.param!r}")
-    upgrade(create_app({"database_url": url, "data_dir": tmp_path_factory.mktemp("data")}))
+    migrated = create_app({"database_url": url, "data_dir": tmp_path_factory.mktemp("data")})
+    upgrade(migrated)
+    with migrated.app_context():
+        db.engine.dispose()
     return url
 
 

@@ -182,11 +182,15 @@ class ModelVersion(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class TrainingJob(db.Model):
-    __tablename__ = "training_jobs"
+class Job(db.Model):
+    """Background work (train, predict, import, export): its state, progress and outcome."""
+
+    __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(30), default="train", nullable=False)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     state: Mapped[str] = mapped_column(String(20), default="queued", nullable=False)
     progress: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)
     device: Mapped[Optional[str]] = mapped_column(String(20))

@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 07:30:24.994387
 """
 from alembic import op
 import sqlalchemy as sa
@@ -153,6 +152,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_document_completions_document_id'), ['document_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_document_completions_user_id'), ['user_id'], unique=False)
 
+    op.create_table('jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('progress', sa.Float(), nullable=False),
+    sa.Column('device', sa.String(length=20), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('result', sa.JSON(), nullable=False),
+    sa.Column('model_version_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jobs_project_id'), ['project_id'], unique=False)
+
     op.create_table('recommendations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('model_version_id', sa.Integer(), nullable=False),
@@ -166,26 +188,6 @@ def upgrade() -> None:
     with op.batch_alter_table('recommendations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recommendations_document_id'), ['document_id'], unique=False)
         batch_op.create_index('ix_recommendations_version_document', ['model_version_id', 'document_id'], unique=False)
-
-    op.create_table('training_jobs',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('project_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=30), nullable=False),
-    sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('progress', sa.Float(), nullable=False),
-    sa.Column('device', sa.String(length=20), nullable=True),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('result', sa.JSON(), nullable=False),
-    sa.Column('model_version_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['model_version_id'], ['model_versions.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_training_jobs_project_id'), ['project_id'], unique=False)
 
     op.create_table('uncertainty_scores',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -241,15 +243,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_uncertainty_scores_document_id'))
 
     op.drop_table('uncertainty_scores')
-    with op.batch_alter_table('training_jobs', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_training_jobs_project_id'))
-
-    op.drop_table('training_jobs')
     with op.batch_alter_table('recommendations', schema=None) as batch_op:
         batch_op.drop_index('ix_recommendations_version_document')
         batch_op.drop_index(batch_op.f('ix_recommendations_document_id'))
 
     op.drop_table('recommendations')
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobs_project_id'))
+
+    op.drop_table('jobs')
     with op.batch_alter_table('document_completions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_document_completions_user_id'))
         batch_op.drop_index(batch_op.f('ix_document_completions_document_id'))
