@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib
 import unicodedata
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 # Label kinds: what a label can be attached to.
 SPAN, RELATION, DOCUMENT = "span", "relation", "document"
@@ -42,8 +44,9 @@ class ExplanationIn:
 
 
 @dataclass(frozen=True)
-class AnnotationIn:
-    """A validated annotation, ready to store."""
+class AnnotationData:
+    """An annotation as plain data: validated input, a training example's label, or a
+    prediction (then ``confidence`` is set and ``evidence`` says why, e.g. matched triggers)."""
 
     kind: str
     label: str
@@ -52,6 +55,9 @@ class AnnotationIn:
     subject_id: int | None = None
     object_id: int | None = None
     explanations: tuple[ExplanationIn, ...] = ()
+    id: int | None = None
+    confidence: float | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,63 @@ class DocumentContext:
 
 
 @dataclass(frozen=True)
+class Example:
+    """One document for a model: its text and (for labeled data) its annotations. Relations
+    refer to entity annotations by ``AnnotationData.id``."""
+
+    document_id: int | None
+    text: str
+    annotations: tuple[AnnotationData, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What a model trains on: labels (name -> kind), labeled and unlabeled documents."""
+
+    task: str
+    labels: Mapping[str, str]
+    explanation_kind: str
+    labeled: Sequence[Example]
+    unlabeled: Sequence[Example] = ()
+
+
+@dataclass(frozen=True)
+class DocumentPrediction:
+    """A model's output for one document. ``probabilities`` feeds the query strategies: one
+    row of class probabilities for a classified document, one row per token for a sequence."""
+
+    document_id: int | None
+    annotations: tuple[AnnotationData, ...]
+    probabilities: Sequence[Sequence[float]] = ()
+
+
+ProgressCallback = Callable[[float, Mapping[str, Any]], None]  # (fraction done, details)
+
+
+class Model(ABC):
+    """What a model plugin's factory returns: ``factory(config, labels, device) -> Model``."""
+
+    @abstractmethod
+    def train(self, data: Dataset, progress: ProgressCallback) -> Mapping[str, float]:
+        """Fit on ``data``; report progress; return training metrics."""
+
+    @abstractmethod
+    def predict(self, examples: Sequence[Example]) -> list[DocumentPrediction]:
+        """Predict annotations with confidences, one DocumentPrediction per example, in order."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> None:
+        """Write everything needed to load the model again into ``directory``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, device: str = "cpu") -> "Model":
+        """Load a model that ``save`` wrote, without the server."""
+
+
+@dataclass(frozen=True)
 class TaskDefinition:
-    """An annotation task. ``parse_annotation`` turns a JSON payload into an ``AnnotationIn``
+    """An annotation task. ``parse_annotation`` turns a JSON payload into an ``AnnotationData``
     or raises ``ValidationError``."""
 
     name: str
@@ -75,15 +136,17 @@ class TaskDefinition:
     label_kinds: tuple[str, ...]
     explanation_kinds: tuple[str, ...]
     ui_component: str
-    parse_annotation: Callable[[Mapping[str, Any], DocumentContext], AnnotationIn]
+    parse_annotation: Callable[[Mapping[str, Any], DocumentContext], AnnotationData]
     version: str = "1"
     description: str = ""
+    # evaluate(gold examples, predictions in the same order) -> metrics, e.g. {"f1": 0.8}
+    evaluate: Callable[[Sequence[Example], Sequence[DocumentPrediction]], Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
 class ModelDefinition:
-    """A trainable model. ``factory`` is a dotted path (``package.module:attr``) so that heavy
-    libraries are imported only when a model is built."""
+    """A trainable model. ``factory`` is a dotted path (``package.module:attr``) to a callable
+    ``(config, labels, device) -> Model``, so heavy libraries load only when a model is built."""
 
     name: str
     tasks: tuple[str, ...]

@@ -21,14 +21,14 @@ from leanlife_server.db.models import (
     TriggerSpan,
 )
 from leanlife_server.errors import ApiError, invalid, not_found
-from leanlife_server.plugin_api import DOCUMENT, SPAN, AnnotationIn, DocumentContext, Span
+from leanlife_server.plugin_api import DOCUMENT, SPAN, AnnotationData, DocumentContext, Span
 
 bp = Blueprint("annotations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
 
 @dataclass
 class ParsedRequest:
-    annotation: AnnotationIn
+    annotation: AnnotationData
     label_id: int
     source: str
 

@@ -13,7 +13,7 @@ import pluggy
 from leanlife_server.plugin_api import (
     EXPLANATION_TRIGGER,
     SPAN,
-    AnnotationIn,
+    AnnotationData,
     DocumentContext,
     ExplanationIn,
     Span,
@@ -53,10 +53,10 @@ def read_triggers(payload: Mapping[str, Any], doc: DocumentContext, entity: Span
     return tuple(triggers)
 
 
-def parse_entity(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationIn:
+def parse_entity(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationData:
     label = read_label(payload, doc, SPAN)
     entity = read_span(payload, doc.text)
-    return AnnotationIn(SPAN, label, start=entity.start, end=entity.end,
+    return AnnotationData(SPAN, label, start=entity.start, end=entity.end,
                         explanations=read_triggers(payload, doc, entity))
 
 

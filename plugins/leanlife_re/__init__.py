@@ -12,7 +12,7 @@ from leanlife_server.plugin_api import (
     EXPLANATION_NATURAL_LANGUAGE,
     RELATION,
     SPAN,
-    AnnotationIn,
+    AnnotationData,
     DocumentContext,
     TaskDefinition,
     ValidationError,
@@ -33,7 +33,7 @@ def _entity(payload: Mapping[str, Any], doc: DocumentContext, key: str) -> int:
     return annotation_id
 
 
-def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationIn:
+def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationData:
     """A payload with ``subject`` and ``object`` is a relation; one with offsets is an entity."""
     if "start" in payload and "subject" not in payload and "object" not in payload:
         if payload.get("explanations"):
@@ -44,7 +44,7 @@ def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -
     obj = _entity(payload, doc, "object")
     if subject == obj:
         raise ValidationError("object", "a relation needs two different entities")
-    return AnnotationIn(RELATION, label, subject_id=subject, object_id=obj,
+    return AnnotationData(RELATION, label, subject_id=subject, object_id=obj,
                         explanations=read_natural_language_explanations(payload, doc))
 
 

@@ -10,7 +10,7 @@ import pluggy
 from leanlife_server.plugin_api import (
     DOCUMENT,
     EXPLANATION_NATURAL_LANGUAGE,
-    AnnotationIn,
+    AnnotationData,
     DocumentContext,
     TaskDefinition,
     ValidationError,
@@ -21,11 +21,11 @@ from leanlife_server.plugin_api import (
 hookimpl = pluggy.HookimplMarker("leanlife")
 
 
-def parse_document_label(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationIn:
+def parse_document_label(payload: Mapping[str, Any], doc: DocumentContext) -> AnnotationData:
     for key in ("start", "end", "subject", "object"):
         if key in payload:
             raise ValidationError(key, "a document label has no offsets or entities")
-    return AnnotationIn(DOCUMENT, read_label(payload, doc, DOCUMENT),
+    return AnnotationData(DOCUMENT, read_label(payload, doc, DOCUMENT),
                         explanations=read_natural_language_explanations(payload, doc))
 
 
