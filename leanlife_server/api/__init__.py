@@ -3,12 +3,12 @@
 
 from flask import Flask, request
 
-from leanlife_server.api import annotations, documents, labels, members, meta, projects, users
+from leanlife_server.api import annotations, documents, jobs, labels, members, meta, projects, users
 from leanlife_server.api import auth as auth_api
 from leanlife_server.auth import load_current_user
 
 BLUEPRINTS = (meta.bp, auth_api.bp, users.bp, projects.bp, labels.bp, members.bp,
-              documents.bp, annotations.bp)
+              documents.bp, annotations.bp, jobs.bp)
 
 
 def register_api(app: Flask) -> None:
