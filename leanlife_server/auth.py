@@ -110,3 +110,20 @@ def require_admin() -> User:
     if not user.is_admin:
         raise ApiError(403, "forbidden", "only site admins may do this")
     return user
+
+
+FIRST_ADMIN = "admin"
+
+
+def create_first_admin(data_dir) -> str | None:
+    """On an empty database, create user ``admin`` with a random password, kept (mode 0600) in
+    the data dir so a new install can log in at once. Returns the password, or None."""
+    if db.session.scalar(db.select(User.id).limit(1)) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user(FIRST_ADMIN, password, is_admin=True)
+    db.session.commit()
+    path = data_dir / "initial-admin-password"
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    return password

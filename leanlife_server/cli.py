@@ -34,9 +34,16 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Migrate the database and serve the API and UI."""
     from leanlife_server.server import run
 
+    from leanlife_server.auth import FIRST_ADMIN, create_first_admin
+
     app = _app()
     upgrade(app)
     settings = app.config["LEANLIFE"]
+    with app.app_context():
+        password = create_first_admin(settings.data_dir)
+    if password:
+        click.echo(f"Created the first admin: user {FIRST_ADMIN!r}, password {password!r} "
+                   f"(also in {settings.data_dir / 'initial-admin-password'}).")
     click.echo(f"LeanLife on http://{host}:{port}  (data: {settings.data_dir}, "
                f"database: {settings.database_url.split('@')[-1]})")
     run(app, host, port, workers, threads)
