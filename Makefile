@@ -11,8 +11,16 @@ serve: install
 test: install-test
 	$(BIN)/python -m pytest
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install: $(VENV)/.installed web/dist/index.html
+install-test: $(VENV)/.installed-test /usr/bin/chromium
+
+# The browser UI, built from npm packages at install time (nothing from a CDN at run time).
+web/dist/index.html: web/package.json web/package-lock.json web/index.html web/vite.config.ts $(wildcard web/src/*.* web/src/*/*.*)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+# The UI tests drive Debian's Chromium; Playwright never downloads a browser of its own.
+/usr/bin/chromium:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,5 +31,5 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e ".[test]"
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e ".[test]"
 	touch $@

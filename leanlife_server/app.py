@@ -11,6 +11,8 @@ from leanlife_server.config import load_settings
 from leanlife_server.db import db, engine_options
 from leanlife_server.errors import register_error_handlers
 from leanlife_server.plugins import load_plugins
+from leanlife_server.realtime import init_realtime
+from leanlife_server.web import bp as web_bp
 
 
 def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[Any] = ()) -> Flask:
@@ -33,4 +35,6 @@ def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[
     app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins)
     register_error_handlers(app)
     register_api(app)
+    app.register_blueprint(web_bp)
+    init_realtime(app)
     return app

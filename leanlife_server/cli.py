@@ -9,6 +9,7 @@ import click
 from leanlife_server.app import create_app
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
+from leanlife_server.formats.commands import export_command, import_command
 from leanlife_server.plugins import PluginError
 
 
@@ -44,9 +45,28 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     if password:
         click.echo(f"Created the first admin: user {FIRST_ADMIN!r}, password {password!r} "
                    f"(also in {settings.data_dir / 'initial-admin-password'}).")
+    if not settings.redis_url:  # embedded: jobs run in this process, so none survived a restart
+        from leanlife_server.jobs import abandon_unfinished_jobs
+
+        with app.app_context():
+            abandon_unfinished_jobs("the server restarted before this job finished; train again")
     click.echo(f"LeanLife on http://{host}:{port}  (data: {settings.data_dir}, "
-               f"database: {settings.database_url.split('@')[-1]})")
+               f"database: {settings.database_url.split('@')[-1]}, jobs: "
+               f"{'RQ workers' if settings.redis_url else 'in-process'})")
     run(app, host, port, workers, threads)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run background jobs (training, batch prediction) from LEANLIFE_REDIS_URL."""
+    from leanlife_server.jobs.worker import work
+
+    app = _app()
+    if not app.config["LEANLIFE"].redis_url:
+        raise click.ClickException("LEANLIFE_REDIS_URL is not set; a worker needs Redis "
+                                   "(without it, `leanlife serve` runs jobs itself)")
+    work(app, burst=burst)
 
 
 @main.command()
@@ -94,3 +114,7 @@ def db_upgrade(revision: str) -> None:
     app = _app()
     upgrade(app, revision)
     click.echo(f"database at revision {revision}")
+
+
+main.add_command(import_command)
+main.add_command(export_command)

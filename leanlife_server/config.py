@@ -24,6 +24,15 @@ class Settings:
     max_document_chars: int = 1_000_000
     max_request_bytes: int = 64 * 1024 * 1024
     page_size_max: int = 500
+    # Prefix of every Redis key and channel (RQ queue, Socket.IO channel): several
+    # installations (or test runs) can share one Redis.
+    redis_prefix: str = "leanlife"
+    # How long GET .../queue/next reserves a document for one annotator.
+    lease_seconds: int = 600
+    # A running job writes a heartbeat this often; one silent for job_heartbeat_timeout
+    # seconds is marked failed (its worker died), so the next trigger retrains.
+    job_heartbeat_seconds: int = 5
+    job_heartbeat_timeout: int = 60
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

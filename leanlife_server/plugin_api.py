@@ -11,7 +11,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 # Label kinds: what a label can be attached to.
 SPAN, RELATION, DOCUMENT = "span", "relation", "document"
@@ -154,11 +154,21 @@ class ModelDefinition:
     explanation_kinds: tuple[str, ...] = ()
     default_config: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    # Live feedback on a natural-language explanation while it is typed: a dotted path to a
+    # callable ``(text, example, annotation, corpus_key, load_unlabeled, limit) -> dict`` with
+    # the readable parse, whether it holds on ``example``, and its matches among the documents
+    # ``load_unlabeled()`` returns (called only when ``corpus_key`` changes, so it may cache).
+    explanation_parser: str | None = None
 
 
 @dataclass(frozen=True)
 class FormatDefinition:
-    """An import and/or export format. ``importer`` and ``exporter`` are dotted paths."""
+    """An import and/or export format. ``importer`` and ``exporter`` are dotted paths:
+    ``importer(source: ImportSource) -> Iterator[DocumentRecord]`` and
+    ``exporter(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]``.
+    ``sniff`` (dotted path, ``sniff(head: str) -> bool``) tells this format apart from others
+    with the same file extension by the first characters of a file; ``directories`` says the
+    importer reads a folder rather than a file."""
 
     name: str
     tasks: tuple[str, ...]
@@ -166,6 +176,89 @@ class FormatDefinition:
     exporter: str | None = None
     extensions: tuple[str, ...] = ()
     description: str = ""
+    sniff: str | None = None
+    directories: bool = False
+    media_type: str = "text/plain"
+
+
+class FormatError(Exception):
+    """A malformed record in an import: ``location`` says where ("line 12", "record 3") and
+    ``field`` what; the core adds the file name."""
+
+    def __init__(self, message: str, location: str = "", field: str = "", file: str = ""):
+        self.message, self.location, self.field, self.file = message, location, field, file
+        where = ", ".join(part for part in (file, location) if part)
+        super().__init__(f"{where + ': ' if where else ''}{field + ': ' if field else ''}{message}")
+
+
+@dataclass(frozen=True)
+class RecordAnnotation:
+    """An annotation read from or written to a file. Relations name their subject and object by
+    their index in ``DocumentRecord.annotations``; a record with neither offsets nor entities
+    labels the whole document. ``annotator`` is a user name (None: nobody in particular)."""
+
+    label: str
+    start: int | None = None
+    end: int | None = None
+    subject: int | None = None
+    object: int | None = None
+    explanations: tuple[ExplanationIn, ...] = ()
+    annotator: str | None = None
+    source: str | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.subject is not None or self.object is not None:
+            return RELATION
+        return SPAN if self.start is not None or self.end is not None else DOCUMENT
+
+    def payload(self) -> dict[str, Any]:
+        """The shape ``TaskDefinition.parse_annotation`` reads (as the REST API takes it)."""
+        out: dict[str, Any] = {"label": self.label}
+        for key in ("start", "end", "subject", "object"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.explanations:
+            out["explanations"] = [
+                {"kind": e.kind, "spans": [{"start": s.start, "end": s.end} for s in e.spans]}
+                if e.spans else {"kind": e.kind, "text": e.text} for e in self.explanations]
+        return out
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One document with its annotations, as formats read and write it. ``location`` says
+    where an imported record came from, for error messages."""
+
+    text: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    annotations: tuple[RecordAnnotation, ...] = ()
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class FormatContext:
+    """The project a format reads for or writes from, and the user's format options."""
+
+    task: str
+    label_kinds: tuple[str, ...] = ()
+    explanation_kind: str = EXPLANATION_NONE
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ImportSource(Protocol):
+    """What an importer reads: a file (or folder) with streaming helpers that number lines and
+    records, so errors can say where."""
+
+    name: str
+    path: Path
+    context: FormatContext
+
+    def lines(self, path: Path | None = None) -> Iterator[tuple[int, str]]:
+        """(line number from 1, line without its line break) of the file, or of ``path``."""
+
+    def json_values(self) -> Iterator[tuple[str, Any]]:
+        """(location, value) for each line of a JSON Lines file or each element of a JSON array."""
 
 
 @dataclass(frozen=True)

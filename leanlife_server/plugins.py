@@ -97,7 +97,10 @@ def build_manager(names: list[str] | None = None, extra: Iterable[Any] = ()) -> 
                               f"registers in entry point group {ENTRY_POINT_GROUP!r} "
                               f"(installed: {', '.join(_installed_names()) or 'none'})")
     for plugin in extra:
-        manager.register(plugin)
+        try:
+            manager.register(plugin)
+        except pluggy.PluginValidationError as exc:  # e.g. an argument the hook does not pass
+            raise PluginError(f"a plugin does not fit the hook contract: {exc}") from exc
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -108,9 +111,15 @@ def build_manager(names: list[str] | None = None, extra: Iterable[Any] = ()) -> 
 def _collect(manager: pluggy.PluginManager, hook_name: str, kind: str, expected: type) -> Registry:
     registry = Registry(kind)
     hook = getattr(manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):  # registration order
+    for impl in hook.get_hookimpls():  # registration order (pluggy calls them in reverse)
         owner = manager.get_name(impl.plugin) or repr(impl.plugin)
-        for definition in impl.function() or ():
+        definitions = impl.function()
+        if definitions is None:
+            continue
+        if not isinstance(definitions, (list, tuple)):
+            raise PluginError(f"plugin {owner!r}: {hook_name}() must return a list of "
+                              f"{expected.__name__} objects, got {type(definitions).__name__}")
+        for definition in definitions:
             if not isinstance(definition, expected):
                 raise PluginError(f"plugin {owner!r}: {hook_name}() must return "
                                   f"{expected.__name__} objects, got {type(definition).__name__}")

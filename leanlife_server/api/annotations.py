@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify
 
+from leanlife_server import realtime
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
-from leanlife_server.api.documents import get_document, requested_annotator
+from leanlife_server.api.documents import document_annotations, get_document
 from leanlife_server.api.payload import json_body
 from leanlife_server.db import db
 from leanlife_server.db.models import (
@@ -21,6 +22,7 @@ from leanlife_server.db.models import (
     TriggerSpan,
 )
 from leanlife_server.errors import ApiError, invalid, not_found
+from leanlife_server.jobs import policy
 from leanlife_server.plugin_api import DOCUMENT, SPAN, AnnotationData, DocumentContext, Span
 
 bp = Blueprint("annotations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -91,20 +93,17 @@ def _saved(access: ProjectAccess, row: Annotation) -> dict:
     data = serialize.annotation(row)
     current_app.extensions["leanlife"].manager.hook.leanlife_annotation_saved(
         project={"id": access.project.id, "task": access.project.task}, annotation=data)
+    realtime.document_changed(access.project, row.document_id, access.user.id, "saved", data)
+    policy.annotation_saved(access.project.id)
     return data
 
 
 @bp.get("/documents/<int:document_id>/annotations")
 def list_annotations(project_id: int, document_id: int):
-    """Annotations on a document: the caller's, or annotator=ID where allowed."""
+    """Annotations on a document: the caller's and imported ones, or annotator=ID where allowed."""
     access = project_access(project_id)
     get_document(project_id, document_id)
-    query = db.select(Annotation).where(Annotation.document_id == document_id)
-    annotator = requested_annotator(access)
-    if annotator is not None:
-        query = query.where(Annotation.user_id == annotator)
-    rows = db.session.scalars(query.order_by(Annotation.id))
-    return jsonify({"items": [serialize.annotation(r) for r in rows]})
+    return jsonify({"items": [serialize.annotation(r) for r in document_annotations(access, document_id)]})
 
 
 @bp.post("/documents/<int:document_id>/annotations")
@@ -149,6 +148,9 @@ def replace_annotation(project_id: int, annotation_id: int):
 def delete_annotation(project_id: int, annotation_id: int):
     """Delete one of the caller's annotations (and relations built on it)."""
     access = project_access(project_id)
-    db.session.delete(_own_annotation(access, annotation_id))
+    row = _own_annotation(access, annotation_id)
+    document_id = row.document_id
+    db.session.delete(row)
     db.session.commit()
+    realtime.document_changed(access.project, document_id, access.user.id, "deleted", {"id": annotation_id})
     return "", 204

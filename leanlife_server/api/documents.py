@@ -68,6 +68,16 @@ def requested_annotator(access: ProjectAccess) -> int | None:
     return visible_annotator(access) if "annotator" in request.args else access.user.id
 
 
+def document_annotations(access: ProjectAccess, document_id: int) -> list[Annotation]:
+    """The document's annotations the request asks for and may see. Imported ones belong to
+    no user and are shown to every member (they are the shared ground, e.g. RE's entities)."""
+    query = db.select(Annotation).where(Annotation.document_id == document_id)
+    annotator = requested_annotator(access)
+    if annotator is not None:
+        query = query.where((Annotation.user_id == annotator) | Annotation.user_id.is_(None))
+    return list(db.session.scalars(query.options(*serialize.ANNOTATION_LOADING).order_by(Annotation.id)))
+
+
 @bp.get("")
 def list_documents(project_id: int):
     """Documents in id order, paginated by cursor; filter with status= and annotator=."""
@@ -120,11 +130,7 @@ def get_document_with_annotations(project_id: int, document_id: int):
     """A document with the annotations the caller may see (own by default; annotator=ID)."""
     access = project_access(project_id)
     document = get_document(project_id, document_id)
-    query = db.select(Annotation).where(Annotation.document_id == document_id)
-    annotator = requested_annotator(access)
-    if annotator is not None:
-        query = query.where(Annotation.user_id == annotator)
-    annotations = db.session.scalars(query.order_by(Annotation.id))
+    annotations = document_annotations(access, document_id)
     finished = db.session.scalar(db.select(DocumentCompletion.id).where(
         DocumentCompletion.document_id == document_id, DocumentCompletion.user_id == access.user.id))
     return jsonify({**document_json(document), "finished": finished is not None,

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify
 
 from leanlife_server import __version__
 from leanlife_server.api.openapi import build_openapi
+from leanlife_server.auth import require_user
 from leanlife_server.db import db
 
 bp = Blueprint("meta_api", __name__, url_prefix="/api/v1")
@@ -21,6 +22,7 @@ def health():
 @bp.get("/plugins")
 def list_plugins():
     """Registered tasks, models, formats and query strategies."""
+    require_user()
     plugins = current_app.extensions["leanlife"]
     tasks = [{"name": t.name, "title": t.title, "label_kinds": list(t.label_kinds),
               "explanation_kinds": list(t.explanation_kinds), "ui_component": t.ui_component}

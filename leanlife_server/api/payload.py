@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping
 
 from flask import request
@@ -13,10 +14,17 @@ _MISSING = object()
 
 def json_body() -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON")
+        raise ApiError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json",
+                       {"field": "body"})
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc.msg} at line "
+                                              f"{exc.lineno}, column {exc.colno}",
+                       {"field": "body", "line": exc.lineno, "column": exc.colno}) from None
+    except ValueError:  # bytes that are not UTF-8/16/32 text
+        raise ApiError(400, "malformed_json", "the request body is not UTF-8 text",
+                       {"field": "body"}) from None
     if not isinstance(body, dict):
         raise invalid("body", "must be a JSON object")
     return body

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import joinedload, selectinload
+
 from leanlife_server.db.models import (
     Annotation,
     ApiToken,
@@ -59,6 +61,12 @@ def explanation(row: Explanation) -> dict[str, Any]:
     else:
         out["text"] = row.text
     return out
+
+
+# Query options for lists of annotations that are serialised: a fixed number of queries
+# instead of one for each annotation's explanations and one for each explanation's spans.
+ANNOTATION_LOADING = (joinedload(Annotation.label),
+                      selectinload(Annotation.explanations).selectinload(Explanation.spans))
 
 
 def annotation(row: Annotation) -> dict[str, Any]:

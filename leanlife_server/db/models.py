@@ -135,8 +135,11 @@ class Annotation(db.Model):
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     start: Mapped[Optional[int]] = mapped_column(Integer)
     end: Mapped[Optional[int]] = mapped_column(Integer)
-    subject_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
-    object_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
+    # Indexed: deleting an annotation looks up the relations that point at it.
+    subject_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"),
+                                                      index=True)
+    object_id: Mapped[Optional[int]] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"),
+                                                     index=True)
     source: Mapped[str] = mapped_column(String(20), default=SOURCE_MANUAL, nullable=False)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
@@ -200,6 +203,8 @@ class Job(db.Model):
     created_at: Mapped[datetime] = _created()
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Written while the job runs; a stale heartbeat means its worker died.
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
 
 
 class Recommendation(db.Model):
@@ -222,3 +227,19 @@ class UncertaintyScore(db.Model):
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
     score: Mapped[float] = mapped_column(Float, nullable=False)
+    # How sure the model is of its whole prediction for the document (0..1); documents
+    # above the project's confidence_threshold leave the annotation queue.
+    confidence: Mapped[Optional[float]] = mapped_column(Float)
+
+
+class DocumentLease(db.Model):
+    """A document handed to one annotator by the queue until ``expires_at``; the unique
+    document id makes two annotators never hold the same document."""
+
+    __tablename__ = "document_leases"
+    __table_args__ = (Index("ix_document_leases_project_expires", "project_id", "expires_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

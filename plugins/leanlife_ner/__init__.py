@@ -23,6 +23,7 @@ from leanlife_server.plugin_api import (
     read_label,
     read_span,
 )
+from leanlife_ner.metrics import evaluate as evaluate_entities
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 
@@ -68,6 +69,7 @@ NER = TaskDefinition(
     ui_component="ner",
     parse_annotation=parse_entity,
     description="Character spans with entity labels; explanations are trigger spans.",
+    evaluate=evaluate_entities,
 )
 
 

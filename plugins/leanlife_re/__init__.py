@@ -22,6 +22,7 @@ from leanlife_server.plugin_api import (
     read_span,
 )
 from leanlife_ner import parse_entity
+from leanlife_re.metrics import evaluate as evaluate_relations
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 
@@ -56,6 +57,7 @@ RE = TaskDefinition(
     ui_component="re",
     parse_annotation=parse_relation_or_entity,
     description="Directed relations between entity spans; explanations are sentences.",
+    evaluate=evaluate_relations,
 )
 
 

@@ -17,6 +17,7 @@ from leanlife_server.plugin_api import (
     read_label,
     read_natural_language_explanations,
 )
+from leanlife_sa.metrics import evaluate as evaluate_document_labels
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 
@@ -37,6 +38,7 @@ SA = TaskDefinition(
     ui_component="sa",
     parse_annotation=parse_document_label,
     description="A label per document; explanations are sentences.",
+    evaluate=evaluate_document_labels,
 )
 
 

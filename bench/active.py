@@ -1,0 +1,242 @@
+"""Simulated annotation: does uncertainty ranking need fewer labels than random order?
+
+An oracle answers from the gold labels. Each round trains a fresh model on the labeled
+documents and scores it on a held-out test set; then the next ``--step`` documents are
+chosen, by the query strategy (the model predicts the unlabeled pool, the strategy plugin
+scores it, the highest scores are labeled next, as the server's queue orders them) or at
+random (a seeded shuffle: the ``random`` strategy plugin's order, made reproducible and
+without predicting the pool). Both start from the same random seed set.
+
+- NER: CoNLL-2003 (``train.txt`` is the pool, ``test.txt`` the test set), entity micro F1,
+  the ``bilstm_crf.v1`` model (GloVe BiLSTM-CRF, plugin ``leanlife_triggerner``), strategy
+  ``mnlp`` (``--strategies mnlp,least_confidence,token_entropy`` for more).
+- SA: rt_polarity (a seeded split into test set and pool), macro F1, the
+  ``transformer_sa.v1`` model (MiniLM, plugin ``leanlife_transformer``), strategy
+  ``entropy`` (``--strategies entropy,margin,uncertainty`` for more).
+
+Models, tasks (their ``evaluate``) and strategies come from the installed plugins, through
+their definitions, exactly as the server loads them.
+
+    python bench/active.py                                   # both tasks, the reduced CPU run
+    python bench/active.py --tasks ner --pool 14041 --test 3453 --seed-size 100 --step 100 \\
+        --rounds 15 --seeds 0,1,2 --device cuda              # a bigger run
+
+Prints a Markdown table and whether the goal is met (uncertainty reaches random order's final
+score with at most half of random's labels); writes JSON (``--results``) and one plot per
+task (``--plot-dir``, needs matplotlib: ``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
+
+from leanlife_server.plugin_api import DOCUMENT, AnnotationData, Dataset, Example, load_object  # noqa: E402
+from leanlife_server.plugins import Plugins, load_plugins  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class TaskSetup:
+    task: str
+    model: str
+    config: dict[str, Any]
+    strategies: tuple[str, ...]
+    metric: str
+    threads: int  # torch CPU threads: the recurrent tagger runs fastest on one
+
+
+SETUPS = {
+    "ner": TaskSetup("ner", "bilstm_crf.v1", {"epochs": 10}, ("mnlp",), "f1", 1),
+    "sa": TaskSetup("sa", "transformer_sa.v1", {"epochs": 4, "learning_rate": 1e-4, "max_length": 64},
+                    ("entropy",), "macro_f1", 2),
+}
+
+
+def conll_examples(path: Path) -> list[Example]:
+    from leanlife_triggerner.conll import read_columns, to_example
+
+    return [to_example(tokens, tags, i) for i, (tokens, tags) in enumerate(read_columns(path))]
+
+
+def polarity_examples(folder: Path) -> list[Example]:
+    examples = []
+    for label in ("pos", "neg"):
+        for line in (folder / f"rt-polarity.{label}").read_text(encoding="latin-1").splitlines():
+            if line.strip():
+                examples.append(Example(len(examples), line.strip(), (AnnotationData(DOCUMENT, label),)))
+    return examples
+
+
+def load_split(task: str, data: Path, pool_size: int, test_size: int, seed: int) -> tuple[list[Example], list[Example]]:
+    """(pool, test), sampled with ``seed``; the same for every strategy."""
+    rng = random.Random(seed)
+    if task == "ner":
+        pool, test = conll_examples(data / "conll2003" / "train.txt"), conll_examples(data / "conll2003" / "test.txt")
+        test = [e for e in test if e.text]
+        return rng.sample(pool, min(pool_size, len(pool))), rng.sample(test, min(test_size, len(test)))
+    examples = polarity_examples(data / "rt_polarity")
+    rng.shuffle(examples)
+    return examples[test_size:test_size + pool_size], examples[:test_size]
+
+
+def labels_of(examples: Sequence[Example]) -> dict[str, str]:
+    return {a.label: a.kind for e in examples for a in e.annotations}
+
+
+@dataclass
+class Point:
+    labels: int
+    score: float
+    seconds: float
+
+
+def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example], test: list[Example],
+          seed_size: int, step: int, rounds: int, seed: int, device: str) -> list[Point]:
+    """One learning curve: ``rounds`` points, from ``seed_size`` labels in steps of ``step``."""
+    definition = plugins.models.get(setup.model)
+    evaluate = plugins.tasks.get(setup.task).evaluate
+    scorer = None if strategy == RANDOM else load_object(plugins.query_strategies.get(strategy).factory)()
+    labels = labels_of(pool)
+    order = list(range(len(pool)))
+    random.Random(seed).shuffle(order)
+    labeled, unlabeled = order[:seed_size], order[seed_size:]
+    points = []
+    for number in range(rounds):
+        began = time.perf_counter()
+        model = load_object(definition.factory)({**definition.default_config, **setup.config, "seed": seed},
+                                                labels, device)
+        model.train(Dataset(setup.task, labels, "none", [pool[i] for i in labeled]), lambda fraction, details: None)
+        score = evaluate(test, model.predict([Example(e.document_id, e.text) for e in test]))[setup.metric]
+        points.append(Point(len(labeled), score, time.perf_counter() - began))
+        print(f"  {setup.task} {strategy} seed {seed}: {len(labeled)} labels -> {setup.metric} "
+              f"{score:.3f} ({points[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
+        if number < rounds - 1:
+            if scorer is not None:  # the strategy ranks the pool, most informative first
+                scores = scorer(model.predict([Example(pool[i].document_id, pool[i].text) for i in unlabeled]))
+                unlabeled = [i for _, i in sorted(zip(scores, unlabeled), key=lambda pair: -pair[0])]
+            labeled, unlabeled = labeled + unlabeled[:step], unlabeled[step:]
+    return points
+
+
+def labels_to_reach(points: list[tuple[int, float]], target: float) -> int | None:
+    return next((labels for labels, score in points if score >= target), None)
+
+
+def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]:
+    """Mean curves over seeds, and the labels each strategy needs to reach random's final score."""
+    mean = {name: [(runs[0][i].labels, statistics.mean(run[i].score for run in runs))
+                   for i in range(len(runs[0]))] for name, runs in curves.items()}
+    random_labels, random_final = mean[RANDOM][-1]
+    reach = {name: labels_to_reach(points, random_final) for name, points in mean.items() if name != RANDOM}
+    return {"task": task, "mean": mean, "random_final": random_final, "random_labels": random_labels,
+            "labels_to_reach": reach,
+            "goal_met": {name: n is not None and n <= random_labels / 2 for name, n in reach.items()}}
+
+
+def print_table(summary: dict[str, Any], metric: str) -> None:
+    names = list(summary["mean"])
+    print(f"\n{summary['task'].upper()}: test {metric} by number of labeled documents\n")
+    print("| labels | " + " | ".join(names) + " |")
+    print("|---:|" + "---:|" * len(names))
+    for i, (labels, _) in enumerate(summary["mean"][RANDOM]):
+        print(f"| {labels} | " + " | ".join(f"{summary['mean'][n][i][1]:.3f}" for n in names) + " |")
+    print(f"\nrandom order's final {metric}: {summary['random_final']:.3f} with {summary['random_labels']} labels")
+    for name, labels in summary["labels_to_reach"].items():
+        share = f"{labels} labels ({labels / summary['random_labels']:.0%})" if labels else "not within the run"
+        print(f"- {name} reaches it with {share}: goal (at most half) "
+              f"{'met' if summary['goal_met'][name] else 'not met'}")
+
+
+def plot(summary: dict[str, Any], setup: TaskSetup, path: Path) -> bool:
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    for name, points in summary["mean"].items():
+        xs, ys = zip(*points)
+        axes.plot(xs, [y * 100 for y in ys], marker="o", linestyle="--" if name == RANDOM else "-",
+                  label=f"{name} order" if name == RANDOM else name)
+    axes.axhline(summary["random_final"] * 100, color="grey", linewidth=0.8)
+    axes.set_xlabel("labeled documents")
+    axes.set_ylabel(f"test {setup.metric} (%)")
+    axes.set_title(f"{setup.task.upper()}: {setup.model}, uncertainty vs random order")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="ner,sa")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--pool", type=int, default=None, help="unlabeled pool size (default: ner 1500, sa 500)")
+    parser.add_argument("--test", type=int, default=None, help="test set size (default: ner 1000, sa 400)")
+    parser.add_argument("--seed-size", type=int, default=None, help="first labels, random (default: ner 40, sa 20)")
+    parser.add_argument("--step", type=int, default=None, help="labels per round (default: ner 40, sa 20)")
+    parser.add_argument("--rounds", type=int, default=None, help="points per curve (default: ner 8, sa 6)")
+    parser.add_argument("--strategies", default=None, help="comma separated (default: ner mnlp, sa entropy)")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--config", default="{}", help="model config as JSON, over the bench's")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: ner 1, sa 2)")
+    parser.add_argument("--results", type=Path, default=None, help="write the curves as JSON here")
+    parser.add_argument("--plot-dir", type=Path, default=ROOT / "docs" / "images")
+    args = parser.parse_args(argv)
+    defaults = {"ner": {"pool": 1500, "test": 1000, "seed_size": 40, "step": 40, "rounds": 8},
+                "sa": {"pool": 500, "test": 400, "seed_size": 20, "step": 20, "rounds": 6}}
+
+    import torch
+
+    plugins = load_plugins()
+    results = []
+    for task in args.tasks.split(","):
+        base = SETUPS[task]
+        setup = TaskSetup(base.task, base.model, {**base.config, **json.loads(args.config)},
+                          tuple(args.strategies.split(",")) if args.strategies else base.strategies,
+                          base.metric, args.threads or base.threads)
+        sizes = {key: getattr(args, key) if getattr(args, key) is not None else value
+                 for key, value in defaults[task].items()}
+        torch.set_num_threads(setup.threads)
+        began = time.perf_counter()
+        curves: dict[str, list[list[Point]]] = {name: [] for name in (RANDOM, *setup.strategies)}
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            pool, test = load_split(task, args.data, sizes["pool"], sizes["test"], seed)
+            for name in curves:
+                curves[name].append(curve(plugins, setup, name, pool, test, sizes["seed_size"], sizes["step"],
+                                          sizes["rounds"], seed, args.device))
+        summary = summarise(task, curves)
+        summary.update(setup=setup.__dict__, sizes=sizes, seconds=time.perf_counter() - began)
+        print_table(summary, setup.metric)
+        print(f"({summary['seconds'] / 60:.1f} min; pool {sizes['pool']}, test {sizes['test']}, "
+              f"model {setup.model} {json.dumps(setup.config)}, torch threads {setup.threads})")
+        if plot(summary, setup, args.plot_dir / f"active_{task}.png"):
+            print(f"plot: {args.plot_dir / f'active_{task}.png'}")
+        results.append(summary)
+    if args.results:
+        args.results.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

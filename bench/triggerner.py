@@ -1,0 +1,168 @@
+"""Learning curves of TriggerNER and the plain BiLSTM-CRF (Lin et al., ACL 2020, Fig. 3).
+
+(a) the BiLSTM-CRF on a share of the training sentences (no triggers), (b) TriggerNER on a
+share of the training sentences with their triggers (``trigger_20.txt`` holds the 20% share).
+Entity-level micro F1 on the test split, and the training time of every run.
+
+    python bench/triggerner.py                          # the paper's full curves, 3 seeds (GPU)
+    python bench/triggerner.py --epochs 3 --max-test 1000 --seeds 0 \\
+        --fractions 5,20,70 --trigger-fractions 5,20    # a reduced CPU run
+
+Writes a Markdown table to stdout, the results as JSON (--results) and, when matplotlib is
+installed, the learning-curve plot (--plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
+
+from leanlife_ner.metrics import evaluate  # noqa: E402
+from leanlife_server.plugin_api import Dataset  # noqa: E402
+from leanlife_triggerner.conll import read_columns, read_trigger_examples, to_example  # noqa: E402
+from leanlife_triggerner.model import build_bilstm_crf, build_triggerner  # noqa: E402
+from leanlife_triggerner.tokens import decode_bio  # noqa: E402
+
+TRIGGER_SHARE = 20  # percent of the training sentences that trigger_20.txt annotates
+
+
+def int_list(text: str) -> list[int]:
+    return [int(p) for p in text.split(",") if p]
+
+
+def labels_of(columns) -> list[str]:
+    return sorted({label for _, tags in columns for _, _, label in decode_bio(tags)})
+
+
+TRIGGERNER, BILSTM_CRF = "triggerner", "bilstm_crf"
+# The ablation: the BiLSTM-CRF on exactly the sentences TriggerNER gets, their triggers unused.
+SAME_SENTENCES = "bilstm_crf_trigger_sentences"
+SERIES = {BILSTM_CRF: "BiLSTM-CRF (labels only)", TRIGGERNER: "TriggerNER (with triggers)",
+          SAME_SENTENCES: "BiLSTM-CRF on TriggerNER's sentences"}
+
+
+def run(series: str, train, test, labels, config: dict, device: str) -> dict:
+    build = build_triggerner if series == TRIGGERNER else build_bilstm_crf
+    tagger = build(config, labels, device)
+    began = time.perf_counter()
+    metrics = tagger.train(Dataset("ner", {label: "span" for label in labels}, "trigger", train),
+                           lambda fraction, details: None)
+    seconds = time.perf_counter() - began
+    scores = evaluate(test, tagger.predict(test))
+    return {"precision": scores["precision"], "recall": scores["recall"], "f1": scores["f1"],
+            "train_seconds": seconds, "train_sentences": int(metrics["sentences"]),
+            "triggers": int(metrics["triggers"])}
+
+
+def plot(rows: list[dict], path: Path, title: str) -> bool:
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    for model, name in SERIES.items():
+        points = sorted((r["fraction"], r["f1_mean"] * 100, r["f1_stdev"] * 100) for r in rows if r["model"] == model)
+        if points:
+            xs, ys, errors = zip(*points)
+            axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name)
+    axes.set_xlabel("% of training sentences")
+    axes.set_ylabel("test entity F1 (%)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=("conll2003", "bc5cdr"), default="conll2003")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--fractions", type=int_list, default=[5, 10, 20, 30, 50, 70, 100],
+                        help="BiLSTM-CRF: percent of the training sentences")
+    parser.add_argument("--trigger-fractions", type=int_list, default=[3, 5, 10, 20],
+                        help=f"TriggerNER: percent of the training sentences, at most {TRIGGER_SHARE}")
+    parser.add_argument("--same-sentences", action="store_true",
+                        help="also train the BiLSTM-CRF on TriggerNER's sentences, without their triggers")
+    parser.add_argument("--seeds", type=int_list, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--max-test", type=int, default=0, help="first N test sentences (0: all)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; small recurrent ops run fastest on one")
+    parser.add_argument("--config", type=json.loads, default={}, help="JSON overrides of the model config")
+    parser.add_argument("--results", type=Path, help="write the results as JSON here")
+    parser.add_argument("--plot", type=Path, help="write the learning-curve PNG here")
+    args = parser.parse_args()
+    if max(args.trigger_fractions, default=0) > TRIGGER_SHARE:
+        parser.error(f"--trigger-fractions: the trigger file covers {TRIGGER_SHARE}% of the training sentences")
+
+    import torch
+    torch.set_num_threads(args.threads)
+    folder = args.data / args.dataset
+    train_columns = read_columns(folder / "train.txt")
+    test_columns = read_columns(folder / "test.txt")
+    if args.max_test:
+        test_columns = test_columns[:args.max_test]
+    labels = labels_of(train_columns)
+    train = [to_example(tokens, tags) for tokens, tags in train_columns]
+    test = [to_example(tokens, tags) for tokens, tags in test_columns]
+    with_triggers = read_trigger_examples(folder / "trigger_20.txt")
+    config = {"epochs": args.epochs, **args.config}
+    print(f"{args.dataset}: {len(train)} training sentences, {len(with_triggers)} with triggers, "
+          f"{len(test)} test sentences; labels {labels}; config {config}", file=sys.stderr)
+
+    runs = []
+    plan = [(BILSTM_CRF, f, train) for f in args.fractions] + \
+           [(TRIGGERNER, f, with_triggers) for f in args.trigger_fractions]
+    if args.same_sentences:
+        plan += [(SAME_SENTENCES, f, with_triggers) for f in args.trigger_fractions]
+    for model, fraction, pool in plan:
+        for seed in args.seeds:
+            shuffled = pool[:]
+            random.Random(seed).shuffle(shuffled)
+            # The trigger pool is itself the 20% share: take fraction/20 of it.
+            share = fraction / 100 if pool is train else fraction / TRIGGER_SHARE
+            subset = shuffled[:max(1, round(share * len(pool)))]
+            result = run(model, subset, test, labels, {**config, "seed": seed}, args.device)
+            runs.append({"model": model, "fraction": fraction, "seed": seed, **result})
+            print(f"{model:>28} {fraction:>3}% seed {seed}: F1 {result['f1']:.4f} "
+                  f"({result['train_sentences']} sentences, {result['train_seconds']:.0f} s)", file=sys.stderr)
+
+    rows = []
+    for model, fraction, _ in plan:
+        scores = [r for r in runs if (r["model"], r["fraction"]) == (model, fraction)]
+        f1s = [r["f1"] for r in scores]
+        rows.append({"model": model, "fraction": fraction, "seeds": len(scores),
+                     "sentences": scores[0]["train_sentences"], "f1_mean": statistics.mean(f1s),
+                     "f1_stdev": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
+                     "train_seconds_mean": statistics.mean(r["train_seconds"] for r in scores)})
+    print("| model | % train sentences | sentences | seeds | test F1 (mean ± sd) | train time per run |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['model']} | {row['fraction']} | {row['sentences']} | {row['seeds']} | "
+              f"{row['f1_mean'] * 100:.1f} ± {row['f1_stdev'] * 100:.1f} | {row['train_seconds_mean']:.0f} s |")
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        args.results.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                            "config": config, "device": args.device,
+                                            "test_sentences": len(test), "runs": runs, "rows": rows}, indent=1))
+    if args.plot and not plot(rows, args.plot, f"{args.dataset}: {len(test)} test sentences, {args.epochs} epochs"):
+        print("matplotlib is not installed: no plot written", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

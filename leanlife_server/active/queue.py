@@ -1,0 +1,120 @@
+"""The annotation queue: unlabeled documents in the active model's ranking, leased to one
+annotator at a time, without those the model is already sure about.
+
+A document is in a user's queue when nobody has annotated it, the user has not marked it
+finished, no other annotator holds an unexpired lease on it, and the active model's
+confidence in it is below the project's ``confidence_threshold``. Documents follow the
+active version's scores (most informative first); documents it has not scored yet come
+after those, in id order.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, exists, null, or_
+from sqlalchemy.exc import IntegrityError
+
+from leanlife_server import realtime
+from leanlife_server.db import db
+from leanlife_server.db.models import (
+    Annotation,
+    Document,
+    DocumentCompletion,
+    DocumentLease,
+    Membership,
+    Project,
+    UncertaintyScore,
+    utcnow,
+)
+from leanlife_server.jobs.model_store import active_version
+
+LEASE_ATTEMPTS = 5
+QUEUE_EVENT_SIZE = 20
+
+
+def ranked(project: Project, user_id: int) -> Select:
+    """Rows (id, score, confidence) of the user's queue, best first."""
+    now = utcnow()
+    version = active_version(project.id)
+    if version is None:
+        query = db.select(Document.id, null().label("score"), null().label("confidence"))
+    else:
+        query = db.select(Document.id, UncertaintyScore.score, UncertaintyScore.confidence).outerjoin(
+            UncertaintyScore, (UncertaintyScore.document_id == Document.id)
+            & (UncertaintyScore.model_version_id == version.id))
+        if project.confidence_threshold is not None:
+            query = query.where(or_(UncertaintyScore.confidence.is_(None),
+                                    UncertaintyScore.confidence < project.confidence_threshold))
+    query = query.where(
+        Document.project_id == project.id,
+        ~exists().where(Annotation.document_id == Document.id),
+        ~exists().where(DocumentCompletion.document_id == Document.id,
+                        DocumentCompletion.user_id == user_id),
+        ~exists().where(DocumentLease.document_id == Document.id, DocumentLease.user_id != user_id,
+                        DocumentLease.expires_at > now))
+    if version is None:
+        return query.order_by(Document.id)
+    return query.order_by(UncertaintyScore.score.desc().nulls_last(), Document.id)
+
+
+def queue_items(project: Project, user_id: int, limit: int) -> list[dict[str, Any]]:
+    rows = db.session.execute(ranked(project, user_id).limit(limit)).all()
+    return [{"document_id": r.id, "score": r.score, "confidence": r.confidence} for r in rows]
+
+
+def _own_lease(project: Project, user_id: int) -> DocumentLease | None:
+    """The caller's unexpired lease on a document that is still in their queue."""
+    lease = db.session.scalars(db.select(DocumentLease).where(
+        DocumentLease.project_id == project.id, DocumentLease.user_id == user_id,
+        DocumentLease.expires_at > utcnow())).first()
+    if lease is None:
+        return None
+    still_queued = db.session.execute(ranked(project, user_id).where(Document.id == lease.document_id)).first()
+    return lease if still_queued else None
+
+
+def next_document(project: Project, user_id: int) -> Document | None:
+    """The top of the user's queue, leased to them for ``LEANLIFE_LEASE_SECONDS``. Asking
+    again while the lease holds returns the same document and extends the lease."""
+    expires = utcnow() + timedelta(seconds=current_app.config["LEANLIFE"].lease_seconds)
+    for _ in range(LEASE_ATTEMPTS):
+        lease = _own_lease(project, user_id)
+        if lease is not None:
+            lease.expires_at = expires
+            db.session.commit()
+            return db.session.get(Document, lease.document_id)
+        db.session.execute(db.delete(DocumentLease).where(
+            DocumentLease.project_id == project.id,
+            or_(DocumentLease.user_id == user_id, DocumentLease.expires_at <= utcnow())))
+        top = db.session.execute(ranked(project, user_id).limit(1)).first()
+        if top is None:
+            db.session.commit()
+            return None
+        db.session.add(DocumentLease(project_id=project.id, document_id=top.id, user_id=user_id,
+                                     expires_at=expires))
+        try:
+            db.session.commit()
+        except IntegrityError:  # another annotator leased it a moment ago: take the next one
+            db.session.rollback()
+            continue
+        return db.session.get(Document, top.id)
+    return None
+
+
+def release(project: Project, user_id: int, document_id: int) -> None:
+    db.session.execute(db.delete(DocumentLease).where(
+        DocumentLease.project_id == project.id, DocumentLease.user_id == user_id,
+        DocumentLease.document_id == document_id))
+    db.session.commit()
+
+
+def push_queues(project: Project) -> None:
+    """Send each member their re-ranked queue (a ``queue`` event to their user room)."""
+    members = db.session.scalars(db.select(Membership.user_id).where(Membership.project_id == project.id))
+    for user_id in list(members):
+        realtime.emit("queue", {"project_id": project.id,
+                                "documents": queue_items(project, user_id, QUEUE_EVENT_SIZE)},
+                      realtime.user_room(user_id))

@@ -1,0 +1,123 @@
+"""Live feedback on a natural-language explanation while the annotator writes it.
+
+The core names no model: it asks the project's model (or, failing that, any model that
+serves the task) for its ``explanation_parser`` and passes it plain data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import exists, func
+
+from leanlife_server.api.access import ProjectAccess, project_access
+from leanlife_server.api.documents import get_document
+from leanlife_server.api.payload import field, json_body
+from leanlife_server.db import db
+from leanlife_server.db.models import Annotation, Document, Label, Project
+from leanlife_server.errors import ApiError, invalid
+from leanlife_server.plugin_api import (
+    DOCUMENT,
+    RELATION,
+    SPAN,
+    AnnotationData,
+    Example,
+    load_object,
+)
+
+bp = Blueprint("explanations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/explanations")
+
+MAX_TEXT = 2000
+EXAMPLES = 5
+
+
+def _parser(project: Project) -> Callable[..., dict[str, Any]]:
+    models = current_app.extensions["leanlife"].models
+    chosen = models.get(project.model) if project.model else None
+    candidates = [chosen] if chosen is not None else []
+    candidates += [m for m in models if project.task in m.tasks]
+    for definition in candidates:
+        if definition.explanation_parser and project.task in definition.tasks:
+            return load_object(definition.explanation_parser)
+    raise ApiError(501, "not_implemented", f"no installed model parses explanations for "
+                                           f"task {project.task!r}")
+
+
+def _spans_by_document(document_ids: list[int], access: ProjectAccess) -> dict[int, list[AnnotationData]]:
+    rows = db.session.execute(
+        db.select(Annotation.id, Annotation.document_id, Annotation.start, Annotation.end,
+                  Annotation.user_id, Label.name)
+        .join(Label, Label.id == Annotation.label_id)
+        .where(Annotation.document_id.in_(document_ids), Annotation.kind == SPAN)).all()
+    spans: dict[int, list[AnnotationData]] = defaultdict(list)
+    for row in rows:
+        if row.user_id is None or access.can_read_user(row.user_id):
+            spans[row.document_id].append(AnnotationData(SPAN, row.name, start=row.start,
+                                                         end=row.end, id=row.id))
+    return spans
+
+
+def _unlabeled_loader(access: ProjectAccess) -> Callable[[], list[Example]]:
+    """Documents nobody has labeled yet (no relation or document label), with their entities."""
+    def load() -> list[Example]:
+        labeled = exists().where(Annotation.document_id == Document.id,
+                                 Annotation.kind.in_((RELATION, DOCUMENT)))
+        rows = db.session.execute(db.select(Document.id, Document.text)
+                                  .where(Document.project_id == access.project.id, ~labeled)
+                                  .order_by(Document.id)).all()
+        spans: dict[int, list[AnnotationData]] = {}
+        for start in range(0, len(rows), 900):  # keeps IN lists within every backend's limit
+            spans.update(_spans_by_document([r.id for r in rows[start:start + 900]], access))
+        return [Example(r.id, r.text, tuple(spans.get(r.id, ()))) for r in rows]
+    return load
+
+
+def _corpus_key(project_id: int) -> tuple:
+    """Changes whenever documents or annotations of the project change."""
+    documents = db.session.execute(db.select(func.count(Document.id), func.max(Document.id))
+                                   .where(Document.project_id == project_id)).one()
+    annotations = db.session.execute(db.select(func.count(Annotation.id), func.max(Annotation.id),
+                                               func.max(Annotation.updated_at))
+                                     .where(Annotation.project_id == project_id)).one()
+    return (project_id, *documents, *annotations)
+
+
+def _explained(body: dict, access: ProjectAccess, example: Example) -> AnnotationData:
+    label_name = field(body, "label", str)
+    kind = db.session.scalar(db.select(Label.kind).where(Label.project_id == access.project.id,
+                                                         Label.name == label_name))
+    if kind not in (RELATION, DOCUMENT):
+        raise invalid("label", f"{label_name!r} is not a relation or document label of this project")
+    if kind == DOCUMENT:
+        return AnnotationData(DOCUMENT, label_name)
+    entity_ids = {a.id for a in example.annotations}
+    ids = {}
+    for key in ("subject", "object"):
+        ids[key] = field(body, key, int)
+        if ids[key] not in entity_ids:
+            raise invalid(key, f"annotation {ids[key]} is not an entity span of this document")
+    if ids["subject"] == ids["object"]:
+        raise invalid("object", "a relation needs two different entities")
+    return AnnotationData(RELATION, label_name, subject_id=ids["subject"], object_id=ids["object"])
+
+
+@bp.post("/parse")
+def parse_explanation(project_id: int):
+    """Parse ``text`` explaining ``label`` on ``document_id`` (and ``subject``/``object`` for a
+    relation): the readable logical form, whether it holds there, and its matches among the
+    project's unlabeled documents."""
+    access = project_access(project_id)
+    body = json_body()
+    text = field(body, "text", str).strip()
+    if not text or len(text) > MAX_TEXT:
+        raise invalid("text", f"must be a non-empty string of at most {MAX_TEXT} characters")
+    document = get_document(project_id, field(body, "document_id", int))
+    spans = _spans_by_document([document.id], access).get(document.id, [])
+    example = Example(document.id, document.text, tuple(spans))
+    annotation = _explained(body, access, example)
+    parser = _parser(access.project)
+    result = parser(text, example, annotation, _corpus_key(project_id),
+                    _unlabeled_loader(access), EXAMPLES)
+    return jsonify(result)

@@ -1,0 +1,135 @@
+"""Model versions as self-contained directories and archives that load without the server.
+
+A version directory (and the ``.zip`` archive of one) holds::
+
+    leanlife-model.json   manifest: format, model name, class, task, labels, config,
+                          metrics, data counts, creation time
+    labels.json           the label map: label name -> label kind
+    config.json           the model's configuration
+    MODEL_CARD.md         what the model is, what it saw, how well it did, how to load it
+    model/                what the model plugin's ``save`` wrote (weights, vocabulary or
+                          tokenizer)
+
+Load one in any Python process where the model's plugin package is installed::
+
+    from leanlife_server.extract import load
+    model = load("project-1-version-3.zip")
+    model.predict(["Barack Obama visited Paris."])   # -> list of DocumentPrediction
+
+This module imports nothing of the server (no Flask, no database).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from leanlife_server.plugin_api import DocumentPrediction, Example, Model, load_object
+
+FORMAT = 1
+MANIFEST = "leanlife-model.json"
+LABELS = "labels.json"
+CONFIG = "config.json"
+CARD = "MODEL_CARD.md"
+MODEL_DIR = "model"
+
+
+def class_path(model: Model) -> str:
+    cls = type(model)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _table(values: Mapping[str, Any], indent: str = "") -> list[str]:
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{indent}- {key}:")
+            lines.extend(_table(value, indent + "  "))
+        else:
+            lines.append(f"{indent}- {key}: {value:.4f}" if isinstance(value, float)
+                         else f"{indent}- {key}: {value}")
+    return lines
+
+
+def model_card(manifest: Mapping[str, Any]) -> str:
+    lines = [f"# {manifest['model']} for {manifest['task']}", "",
+             f"Trained by LeanLife {manifest.get('leanlife_version', '')} on "
+             f"{manifest.get('created_at', '')}; explanations: {manifest.get('explanation_kind')}.", "",
+             "## Labels", "", *(f"- {name} ({kind})" for name, kind in manifest["labels"].items()), "",
+             "## Data", "", *_table(manifest.get("data_counts", {})), "",
+             "## Metrics", "", *(_table(manifest.get("metrics", {})) or ["- none (too few labeled documents "
+                                                                          "to hold some out)"]), "",
+             "## Configuration", "", "```json", json.dumps(manifest.get("config", {}), indent=2), "```", "",
+             "## Loading", "", "```python", "from leanlife_server.extract import load",
+             "model = load('this-archive.zip')", "predictions = model.predict(['some text'])", "```", ""]
+    return "\n".join(lines)
+
+
+def write_version(directory: Path, model: Model, manifest: Mapping[str, Any]) -> None:
+    """Write a complete version into ``directory`` (which must not exist yet)."""
+    directory.mkdir(parents=True)
+    model.save(directory / MODEL_DIR)
+    manifest = {"format": FORMAT, "class": class_path(model), **manifest}
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    (directory / LABELS).write_text(json.dumps(manifest["labels"], indent=2))
+    (directory / CONFIG).write_text(json.dumps(manifest.get("config", {}), indent=2))
+    (directory / CARD).write_text(model_card(manifest))
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a LeanLife model (no {MANIFEST})")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: model format {manifest.get('format')!r}; this LeanLife reads {FORMAT}")
+    return manifest
+
+
+def write_archive(directory: Path, target: Path) -> None:
+    """Zip a version directory into ``target`` atomically."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(Path(directory).rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    os.replace(tmp, target)
+
+
+@dataclass
+class LoadedModel:
+    """A loaded version: the plugin's ``Model`` and the manifest that describes it."""
+
+    model: Model
+    manifest: dict[str, Any]
+    directory: Path
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.manifest["labels"])
+
+    def predict(self, texts: Sequence[str]) -> list[DocumentPrediction]:
+        return self.model.predict([Example(None, text) for text in texts])
+
+
+def load(path: str | os.PathLike, device: str = "cpu", unpack_to: str | os.PathLike | None = None) -> LoadedModel:
+    """Load a version from its directory or its ``.zip`` archive. An archive is unpacked
+    into ``unpack_to`` (default: a new temporary directory, kept while the process runs,
+    because a model may read its files lazily)."""
+    path = Path(path)
+    if path.is_file():
+        target = Path(unpack_to) if unpack_to else Path(tempfile.mkdtemp(prefix="leanlife-model-"))
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.startswith("/") or ".." in Path(name).parts:
+                    raise ValueError(f"{path}: archive member {name!r} points outside the archive")
+            archive.extractall(target)
+        path = target
+    manifest = read_manifest(path)
+    model_class = load_object(manifest["class"])
+    return LoadedModel(model_class.load(path / MODEL_DIR, device), manifest, path)

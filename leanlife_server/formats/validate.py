@@ -1,0 +1,98 @@
+"""Records checked against the project's task, so that nothing invalid is stored."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from leanlife_server.db.models import SOURCE_IMPORT, SOURCES
+from leanlife_server.plugin_api import (
+    DOCUMENT,
+    RELATION,
+    AnnotationData,
+    DocumentContext,
+    DocumentRecord,
+    FormatError,
+    Span,
+    TaskDefinition,
+    ValidationError,
+)
+
+MAX_LABEL_CHARS = 100
+
+
+class RecordValidator:
+    """Parses each record's annotations with ``TaskDefinition.parse_annotation``. Labels the
+    project lacks are accepted with the kind the annotation needs, and remembered in
+    ``new_labels`` so that the import creates them."""
+
+    def __init__(self, task: TaskDefinition, labels: Mapping[str, str], explanation_kind: str,
+                 multi_label: bool, max_chars: int):
+        self.task = task
+        self.labels = dict(labels)
+        self.new_labels: dict[str, str] = {}
+        self.explanation_kind = explanation_kind
+        self.multi_label = multi_label
+        self.max_chars = max_chars
+
+    def check(self, record: DocumentRecord) -> list[AnnotationData]:
+        """The record's annotations, parsed, in order; relations keep record indexes as ids."""
+        where = record.location
+        if not isinstance(record.text, str) or not record.text.strip():
+            raise FormatError("must be a non-empty string", where, "text")
+        if len(record.text) > self.max_chars:
+            raise FormatError(f"is {len(record.text)} characters long; the limit is "
+                              f"{self.max_chars} (LEANLIFE_MAX_DOCUMENT_CHARS)", where, "text")
+        if not isinstance(record.meta, Mapping):
+            raise FormatError("must be an object", where, "meta")
+        if not record.annotations:
+            return []
+        for i, annotation in enumerate(record.annotations):
+            self._check_label(annotation.label, annotation.kind, where, f"annotations[{i}]")
+            if annotation.source is not None and annotation.source not in SOURCES:
+                raise FormatError(f"must be one of {list(SOURCES)}", where, f"annotations[{i}].source")
+        # Entities first, so that relations can name any entity of the record.
+        order = sorted(range(len(record.annotations)),
+                       key=lambda i: record.annotations[i].kind == RELATION)
+        parsed: dict[int, AnnotationData] = {}
+        entity_spans: dict[int, Span] = {}
+        for i in order:
+            context = DocumentContext(text=record.text, labels=self.labels,
+                                      explanation_kind=self.explanation_kind,
+                                      entity_spans=entity_spans, multi_label=self.multi_label)
+            try:
+                result = self.task.parse_annotation(record.annotations[i].payload(), context)
+            except ValidationError as exc:
+                raise FormatError(exc.message, where, f"annotations[{i}].{exc.field}") from None
+            parsed[i] = result
+            if result.start is not None and result.kind != RELATION:
+                entity_spans[i] = Span(result.start, result.end)
+        self._check_single_label(record, parsed)
+        return [parsed[i] for i in range(len(record.annotations))]
+
+    def _check_label(self, name: str, kind: str, where: str, field: str) -> None:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_LABEL_CHARS:
+            raise FormatError(f"must be a label name of 1 to {MAX_LABEL_CHARS} characters",
+                              where, f"{field}.label")
+        if name in self.labels:
+            return
+        if kind not in self.task.label_kinds:
+            raise FormatError(f"label {name!r} would be a {kind} label, which a {self.task.name!r} "
+                              f"project does not have", where, f"{field}.label")
+        self.labels[name] = self.new_labels[name] = kind
+
+    def _check_single_label(self, record: DocumentRecord, parsed: dict[int, AnnotationData]) -> None:
+        if self.multi_label:
+            return
+        per_annotator = Counter(record.annotations[i].annotator for i, a in parsed.items()
+                                if a.kind == DOCUMENT)
+        for annotator, count in per_annotator.items():
+            if count > 1:
+                who = annotator or "the import"
+                raise FormatError(f"{count} document labels by {who}; this project takes one label "
+                                  f"per document (make it multi-label to keep them all)",
+                                  record.location, "annotations")
+
+
+def source_of(annotation_source: str | None) -> str:
+    return annotation_source or SOURCE_IMPORT

@@ -1,0 +1,63 @@
+"""The batch prediction job: the active model over chosen documents or uploaded texts,
+written as JSON lines (one prediction a line) for download."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from flask import current_app
+
+from leanlife_server.db import db
+from leanlife_server.db.models import Document, Job, ModelVersion
+from leanlife_server.jobs import set_progress
+from leanlife_server.jobs.device import resolve_device
+from leanlife_server.jobs.model_store import load_version
+from leanlife_server.jobs.predictions import check_predictions, prediction_json
+from leanlife_server.plugin_api import Example
+
+TARGET = "leanlife_server.jobs.batch_predict:run"
+KIND = "predict"
+CHUNK = 256
+
+
+def results_path(job_id: int) -> Path:
+    return current_app.config["LEANLIFE"].data_dir / "results" / f"predict-{job_id}.jsonl"
+
+
+def _examples(job: Job) -> Iterator[list[Example]]:
+    texts = job.params.get("texts")
+    if texts is not None:
+        for i in range(0, len(texts), CHUNK):
+            yield [Example(None, text) for text in texts[i:i + CHUNK]]
+        return
+    ids = job.params["document_ids"]
+    for i in range(0, len(ids), CHUNK):
+        rows = db.session.execute(db.select(Document.id, Document.text).where(
+            Document.project_id == job.project_id, Document.id.in_(ids[i:i + CHUNK]))
+            .order_by(Document.id)).all()
+        yield [Example(r.id, r.text) for r in rows]
+
+
+def run(job_id: int) -> None:
+    job = db.session.get(Job, job_id)
+    version = db.session.get(ModelVersion, job.params["model_version_id"])
+    loaded = load_version(version, resolve_device(job.device))
+    total = len(job.params.get("texts") or job.params.get("document_ids") or [])
+    target = results_path(job_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    done = 0
+    with tmp.open("w") as out:
+        for chunk in _examples(job):
+            predictions = loaded.model.predict(chunk)
+            check_predictions(version.model, chunk, predictions, loaded.labels)
+            for index, prediction in enumerate(predictions, start=done):
+                out.write(json.dumps({"index": index, **prediction_json(prediction)}) + "\n")
+            done += len(chunk)
+            set_progress(job_id, done / max(total, 1), predicted=done)
+    os.replace(tmp, target)
+    set_progress(job_id, 1.0, predicted=done, count=done,
+                 download=f"/api/v1/projects/{job.project_id}/model/predictions/{job_id}")

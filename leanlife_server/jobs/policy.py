@@ -1,0 +1,102 @@
+"""When a project retrains: its owner's policy (every N new annotations, at most every T
+seconds, or manual only), with at most one queued and one running retraining job.
+
+Decisions are serialized per project by locking the project row, so two annotations saved
+at the same moment never queue two jobs. An annotation saved while a job runs may queue one
+follow-up; more annotations then join that follow-up rather than queue more.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_
+
+from leanlife_server.db import db
+from leanlife_server.db.models import Annotation, Job, Project, utcnow
+from leanlife_server.jobs import FAILED, QUEUED, TrainingUnavailable, create_job, reap, submit
+from leanlife_server.jobs.retrain import KIND, TARGET
+
+log = logging.getLogger(__name__)
+
+MANUAL, EVERY_N, EVERY_T = "manual", "every_n", "every_t"
+
+
+class TrainingQueued(RuntimeError):
+    """A retraining job of the project is already waiting (answer 429)."""
+
+    def __init__(self, job: Job):
+        super().__init__(f"retraining job {job.id} is already queued for this project")
+        self.job = job
+
+
+def _lock_project(project_id: int) -> None:
+    # A no-op write: takes the project's row lock (PostgreSQL) or the write lock (SQLite)
+    # until commit, so policy decisions for one project happen one at a time.
+    db.session.commit()
+    db.session.execute(db.update(Project).where(Project.id == project_id).values(id=Project.id))
+
+
+def _counted_jobs(project_id: int):
+    """Retraining jobs that consumed (or will consume) annotations: every one except those
+    that failed before they started (the queue was down)."""
+    return db.select(Job).where(Job.project_id == project_id, Job.kind == KIND,
+                                or_(Job.state != FAILED, Job.started_at.is_not(None)))
+
+
+def _policy_fires(project: Project) -> bool:
+    policy = project.retrain_policy or {}
+    mode = policy.get("mode", MANUAL)
+    if mode == MANUAL or not project.model:
+        return False
+    last = db.session.scalars(_counted_jobs(project.id).order_by(Job.created_at.desc()).limit(1)).first()
+    if mode == EVERY_N:
+        new = db.select(db.func.count(Annotation.id)).where(Annotation.project_id == project.id)
+        if last is not None:
+            new = new.where(Annotation.updated_at > last.created_at)
+        return db.session.scalar(new) >= policy.get("n", 1)
+    if mode == EVERY_T:
+        recent = _counted_jobs(project.id).where(
+            Job.created_at > utcnow() - timedelta(seconds=policy.get("seconds", 0)))
+        return db.session.scalars(recent.limit(1)).first() is None
+    return False
+
+
+def _queue_training(project: Project, user_id: int | None, device: str | None, reason: str) -> Job:
+    """Inside the project lock: refuse when a job waits, else create and submit one."""
+    reap(project.id)
+    _lock_project(project.id)
+    waiting = db.session.scalars(db.select(Job).where(
+        Job.project_id == project.id, Job.kind == KIND, Job.state == QUEUED).limit(1)).first()
+    if waiting is not None:
+        db.session.commit()
+        raise TrainingQueued(waiting)
+    job = create_job(project.id, KIND, {"reason": reason}, user_id, device or project.device)
+    db.session.commit()
+    submit(job, TARGET)
+    return job
+
+
+def request_training(project: Project, user_id: int | None = None, device: str | None = None) -> Job:
+    """Train now. Raises ``TrainingQueued`` or ``TrainingUnavailable``."""
+    return _queue_training(project, user_id, device, "requested")
+
+
+def annotation_saved(project_id: int) -> Job | None:
+    """Apply the retraining policy after an annotation was committed. Never raises: a down
+    queue or worker must not stop annotating (the next trigger catches up)."""
+    try:
+        project = db.session.get(Project, project_id)
+        if not _policy_fires(project):
+            return None
+        return _queue_training(project, None, None, f"policy {project.retrain_policy.get('mode')}")
+    except TrainingQueued:
+        return None
+    except TrainingUnavailable as exc:
+        log.warning("project %s: retraining postponed: %s", project_id, exc)
+        return None
+    except Exception:
+        db.session.rollback()
+        log.exception("project %s: the retraining policy failed; the annotation is saved", project_id)
+        return None

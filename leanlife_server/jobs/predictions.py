@@ -1,0 +1,74 @@
+"""A model's predictions: checked against the task's shape, as JSON, and stored as
+recommendations and queue scores for a model version."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import insert
+
+from leanlife_server.active.scoring import Scorer, document_confidence
+from leanlife_server.db import db
+from leanlife_server.db.models import Recommendation, UncertaintyScore
+from leanlife_server.plugin_api import SPAN, AnnotationData, DocumentPrediction, Example
+
+
+class PredictionError(ValueError):
+    """A model plugin returned output that does not fit the task or the documents."""
+
+
+def check_predictions(model_name: str, examples: Sequence[Example],
+                      predictions: Sequence[DocumentPrediction], labels: Mapping[str, str]) -> None:
+    if len(predictions) != len(examples):
+        raise PredictionError(f"model {model_name!r} returned {len(predictions)} predictions "
+                              f"for {len(examples)} documents")
+    for i, (example, prediction) in enumerate(zip(examples, predictions)):
+        where = f"model {model_name!r}, prediction {i} (document {example.document_id})"
+        for j, annotation in enumerate(prediction.annotations):
+            if labels.get(annotation.label) != annotation.kind:
+                raise PredictionError(f"{where}, annotation {j}: label {annotation.label!r} is not "
+                                      f"a {annotation.kind} label of this project")
+            if annotation.kind == SPAN and not (
+                    annotation.start is not None and annotation.end is not None
+                    and 0 <= annotation.start < annotation.end <= len(example.text)):
+                raise PredictionError(f"{where}, annotation {j}: span [{annotation.start}, "
+                                      f"{annotation.end}) is outside the text ({len(example.text)} chars)")
+            if annotation.confidence is not None and not 0.0 <= annotation.confidence <= 1.0:
+                raise PredictionError(f"{where}, annotation {j}: confidence {annotation.confidence} "
+                                      f"is not between 0 and 1")
+
+
+def annotation_json(annotation: AnnotationData) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": annotation.kind, "label": annotation.label,
+                           "confidence": annotation.confidence}
+    for name, value in (("start", annotation.start), ("end", annotation.end), ("id", annotation.id),
+                        ("subject", annotation.subject_id), ("object", annotation.object_id)):
+        if value is not None:
+            out[name] = value
+    if annotation.evidence:
+        out["evidence"] = dict(annotation.evidence)
+    return out
+
+
+def prediction_json(prediction: DocumentPrediction) -> dict[str, Any]:
+    return {"document_id": prediction.document_id,
+            "confidence": document_confidence(prediction),
+            "annotations": [annotation_json(a) for a in prediction.annotations]}
+
+
+def store_recommendations(version_id: int, predictions: Sequence[DocumentPrediction],
+                          scorer: Scorer) -> list[dict[str, Any]]:
+    """Store recommendations and queue scores for one chunk; returns the chunk as JSON."""
+    documents = [prediction_json(p) for p in predictions]
+    for item, score in zip(documents, scorer(predictions)):
+        item["score"] = float(score)
+    db.session.execute(insert(UncertaintyScore), [
+        {"model_version_id": version_id, "document_id": item["document_id"], "score": item["score"],
+         "confidence": item["confidence"]} for item in documents])
+    recommendations = [{"model_version_id": version_id, "document_id": item["document_id"],
+                        "payload": payload, "confidence": payload["confidence"] or 0.0}
+                       for item in documents for payload in item["annotations"]]
+    if recommendations:
+        db.session.execute(insert(Recommendation), recommendations)
+    db.session.commit()
+    return documents

@@ -1,0 +1,84 @@
+"""Socket.IO push: rooms per project, per user and per viewed document, and one ``emit``
+that works in a web process (its own Socket.IO server) and in a worker (through Redis).
+
+With ``LEANLIFE_REDIS_URL`` every emit goes through the Redis channel
+``<LEANLIFE_REDIS_PREFIX>-socketio``, so workers and any number of web processes reach every
+connected browser. Events are documented in ``docs/api.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+EMITTER_KEY = "leanlife_emitter"
+
+
+class Emitter(Protocol):
+    def emit(self, event: str, data: Any, room: str) -> None: ...
+
+
+def project_room(project_id: int) -> str:
+    return f"project:{project_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def document_room(project_id: int, document_id: int) -> str:
+    return f"document:{project_id}:{document_id}"
+
+
+def channel(app: Flask) -> str:
+    return f"{app.config['LEANLIFE'].redis_prefix}-socketio"
+
+
+class RedisEmitter:
+    """Publishes to the Socket.IO Redis channel without serving clients (workers)."""
+
+    def __init__(self, redis_url: str, channel_name: str):
+        import socketio
+
+        self.manager = socketio.RedisManager(redis_url, channel=channel_name, write_only=True)
+
+    def emit(self, event: str, data: Any, room: str) -> None:
+        self.manager.emit(event, data, namespace="/", room=room)
+
+
+def use_redis_emitter(app: Flask) -> None:
+    app.extensions[EMITTER_KEY] = RedisEmitter(app.config["LEANLIFE"].redis_url, channel(app))
+
+
+def init_realtime(app: Flask) -> None:
+    """Serve Socket.IO at ``/socket.io`` beside the Flask app."""
+    from leanlife_server.realtime.server import build_server
+
+    app.extensions[EMITTER_KEY] = build_server(app)
+
+
+def emit(event: str, data: Any, room: str) -> None:
+    """Send ``event`` to ``room``. A push that fails is logged, never raised: the database
+    already holds the truth and clients re-read it on reconnect."""
+    emitter = current_app.extensions.get(EMITTER_KEY)
+    if emitter is None:
+        return
+    try:
+        emitter.emit(event, data, room)
+    except Exception as exc:  # Redis down: annotating and training go on without push
+        log.warning("could not emit %s to %s: %s", event, room, exc)
+
+
+def document_changed(project: Any, document_id: int, user_id: int, action: str,
+                     annotation: dict[str, Any]) -> None:
+    """Tell those viewing the document that an annotator changed it. The annotation itself
+    goes along only where annotators may see each other's work."""
+    data = {"project_id": project.id, "document_id": document_id, "user_id": user_id,
+            "action": action, "annotation_id": annotation.get("id")}
+    if project.annotators_see_others:
+        data["annotation"] = annotation
+    emit("document_changed", data, document_room(project.id, document_id))

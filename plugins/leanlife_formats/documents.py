@@ -1,0 +1,219 @@
+"""LeanLife's own shapes: plain text, CSV with a label column, JSON and JSON Lines with
+everything (documents, metadata, annotations per annotator, explanations, sources), and
+the (datapoint, label, explanation) triplets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from typing import Any, Iterable, Iterator, Mapping
+
+from leanlife_formats.common import (
+    explanations_from,
+    explanations_json,
+    json_array,
+    json_lines,
+    nl_texts,
+    option,
+)
+from leanlife_server.plugin_api import (
+    DOCUMENT,
+    RELATION,
+    SPAN,
+    DocumentRecord,
+    FormatContext,
+    FormatError,
+    ImportSource,
+    RecordAnnotation,
+)
+
+EXPLANATION_SEPARATOR = "\n"  # several explanations in one CSV cell, one per line
+
+
+# Plain text ------------------------------------------------------------------------------
+
+def read_text(source: ImportSource) -> Iterator[DocumentRecord]:
+    """One document per line; blank lines are skipped."""
+    for number, line in source.lines():
+        if line.strip():
+            yield DocumentRecord(line, location=f"line {number}")
+
+
+# JSON and JSON Lines ---------------------------------------------------------------------
+
+RECORD_KEYS = ("text", "meta", "annotations", "label", "explanation", "explanations", "annotator")
+
+
+def _annotation(raw: Any, location: str, where: str) -> RecordAnnotation:
+    if not isinstance(raw, Mapping):
+        raise FormatError("must be an object", location, where)
+    if "explanation" in raw and "explanations" in raw:
+        raise FormatError("give explanation or explanations, not both", location, where)
+    return RecordAnnotation(
+        label=raw.get("label"), start=raw.get("start"), end=raw.get("end"),
+        subject=raw.get("subject"), object=raw.get("object"),
+        explanations=explanations_from(raw.get("explanations", raw.get("explanation")),
+                                       location, f"{where}.explanations"),
+        annotator=raw.get("annotator"), source=raw.get("source"))
+
+
+def record_from_json(value: Any, location: str, context: FormatContext) -> DocumentRecord:
+    """A document object: ``text``, ``meta`` (other keys join it), ``annotations``, and for
+    projects with document labels the shorthand ``label`` (+ ``explanation``)."""
+    if not isinstance(value, dict):
+        raise FormatError("must be a JSON object", location, "record")
+    meta = value.get("meta", {})
+    if not isinstance(meta, dict):
+        raise FormatError("must be an object", location, "meta")
+    shorthand = "label" in value and DOCUMENT in context.label_kinds
+    extra = {k: v for k, v in value.items() if k not in RECORD_KEYS or (k == "label" and not shorthand)}
+    raw_annotations = value.get("annotations", [])
+    if not isinstance(raw_annotations, list):
+        raise FormatError("must be a list", location, "annotations")
+    annotations = [_annotation(a, location, f"annotations[{i}]") for i, a in enumerate(raw_annotations)]
+    if shorthand:
+        annotations.append(_annotation({k: value[k] for k in ("label", "explanation", "explanations",
+                                                              "annotator") if k in value},
+                                       location, "label"))
+    return DocumentRecord(value.get("text"), {**meta, **extra}, tuple(annotations), location)
+
+
+def read_json(source: ImportSource) -> Iterator[DocumentRecord]:
+    for location, value in source.json_values():
+        yield record_from_json(value, location, source.context)
+
+
+def record_json(record: DocumentRecord) -> dict[str, Any]:
+    annotations = []
+    for a in record.annotations:
+        item: dict[str, Any] = {"label": a.label}
+        if a.kind == RELATION:
+            item.update(subject=a.subject, object=a.object)
+        elif a.kind == SPAN:
+            item.update(start=a.start, end=a.end)
+        item.update(explanations=explanations_json(a.explanations), annotator=a.annotator,
+                    source=a.source)
+        annotations.append(item)
+    return {"text": record.text, "meta": dict(record.meta), "annotations": annotations}
+
+
+def write_jsonl(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]:
+    return json_lines(record_json(r) for r in records)
+
+
+def write_json(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]:
+    return json_array(record_json(r) for r in records)
+
+
+# CSV -------------------------------------------------------------------------------------
+
+def csv_rows(source: ImportSource) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV file with a header row."""
+    with source.open() as stream:
+        reader = csv.DictReader(stream)
+        try:
+            for row in reader:
+                if None in row:
+                    raise FormatError(f"has {len(reader.fieldnames) + len(row[None])} cells; the "
+                                      f"header has {len(reader.fieldnames)}", f"line {reader.line_num}", "row")
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise FormatError(f"is not valid CSV ({exc})", f"line {reader.line_num}", "row") from None
+
+
+def grouped_rows(source: ImportSource, key: str) -> Iterator[tuple[int, list[dict[str, str]]]]:
+    """Consecutive rows with the same value in column ``key`` (several annotations of one
+    document); without that column every row stands alone."""
+    group: list[dict[str, str]] = []
+    first = 0
+    for number, row in csv_rows(source):
+        if group and (key not in row or row[key] != group[0][key]):
+            yield first, group
+            group = []
+        if not group:
+            first = number
+        group.append(row)
+    if group:
+        yield first, group
+
+
+def cell_explanations(cell: str | None) -> tuple:
+    return explanations_from([t for t in (cell or "").split(EXPLANATION_SEPARATOR) if t.strip()], "", "")
+
+
+def read_csv(source: ImportSource) -> Iterator[DocumentRecord]:
+    """A ``text`` column; in projects with document labels a ``label`` column (and
+    ``explanation``, ``annotator``); ``document`` groups rows; other columns become metadata."""
+    text_column = option(source.context, "text_column", "text")
+    label_column = option(source.context, "label_column", "label")
+    labels = DOCUMENT in source.context.label_kinds
+    reserved = {text_column, "document"} | ({label_column, "explanation", "annotator"} if labels else set())
+    for number, rows in grouped_rows(source, "document"):
+        if text_column not in rows[0]:
+            raise FormatError(f"the header has no {text_column!r} column (columns: "
+                              f"{', '.join(rows[0])}); name it with text_column", "line 1", text_column)
+        meta = {k: v for k, v in rows[0].items() if k not in reserved}
+        annotations = tuple(
+            RecordAnnotation(row[label_column], explanations=cell_explanations(row.get("explanation")),
+                             annotator=row.get("annotator") or None)
+            for row in rows if labels and row.get(label_column))
+        yield DocumentRecord(rows[0][text_column], meta, annotations, f"line {number}")
+
+
+def csv_text(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
+    """CSV text, a row at a time (text, never bytes)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for cells in itertools.chain([header], rows):
+        writer.writerow(cells)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def write_csv(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]:
+    """One row per document label (a document without one gets one row with an empty label)."""
+    def rows():
+        for n, record in enumerate(records, 1):
+            labels = [a for a in record.annotations if a.kind == DOCUMENT] or [None]
+            for a in labels:
+                yield [n, record.text, a.label if a else "",
+                       EXPLANATION_SEPARATOR.join(nl_texts(a.explanations)) if a else "",
+                       (a.annotator or "") if a else ""]
+    return csv_text(["document", "text", "label", "explanation", "annotator"], rows())
+
+
+# Triplets --------------------------------------------------------------------------------
+
+def _piece(text: str, a: RecordAnnotation) -> dict[str, Any]:
+    return {"start": a.start, "end": a.end, "text": text[a.start:a.end], "label": a.label}
+
+
+def _explanation(text: str, e) -> Any:
+    if e.spans:
+        return {"trigger": [{"start": s.start, "end": s.end, "text": text[s.start:s.end]} for s in e.spans]}
+    return e.text
+
+
+def triplets(record: DocumentRecord, context: FormatContext) -> Iterator[dict[str, Any]]:
+    relations_only = RELATION in context.label_kinds
+    for a in record.annotations:
+        if relations_only and a.kind != RELATION:
+            continue
+        datapoint: dict[str, Any] = {"text": record.text}
+        if a.kind == RELATION:
+            datapoint.update(subject=_piece(record.text, record.annotations[a.subject]),
+                             object=_piece(record.text, record.annotations[a.object]))
+        elif a.kind == SPAN:
+            datapoint.update(span={"start": a.start, "end": a.end, "text": record.text[a.start:a.end]})
+        for e in a.explanations or [None]:
+            yield {"datapoint": datapoint, "label": a.label,
+                   "explanation": _explanation(record.text, e) if e else None,
+                   "annotator": a.annotator}
+
+
+def write_triplets(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]:
+    """One JSON line per (datapoint, label, explanation); a label without explanations gives
+    one line with ``explanation: null``."""
+    return json_lines(t for r in records for t in triplets(r, context))

@@ -1,0 +1,107 @@
+"""Soft matching (torch): a learned phrase-vs-words matcher.
+
+A phrase and every window of the sentence with as many words are pooled the same way
+(attention-weighted mean of projected GloVe vectors) and compared by cosine similarity,
+clipped at 0. It is trained with the two NExT matching losses: ``find`` (in an explained
+sentence, the phrase's true position should score highest) and ``sim`` (different phrases
+should not look alike).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from leanlife_next.execute import Corpus
+from leanlife_next.logic import Phrase
+
+
+class SoftMatcher(nn.Module):
+    def __init__(self, vectors: np.ndarray):
+        super().__init__()
+        dim = vectors.shape[1]
+        self.embed = nn.Embedding.from_pretrained(torch.tensor(vectors), freeze=True, padding_idx=0)
+        self.project = nn.Linear(dim, dim)
+        nn.init.eye_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+        self.attend = nn.Linear(dim, 1)
+
+    def _words(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected vectors and positive pooling weights (0 on padding)."""
+        safe = ids.clamp(min=0)
+        vectors = self.project(self.embed(safe))
+        weights = torch.exp(self.attend(vectors).squeeze(-1).clamp(-5, 5)) * (ids >= 0)
+        return vectors, weights
+
+    def phrase_vectors(self, phrase_ids: list[torch.Tensor]) -> torch.Tensor:
+        out = []
+        for ids in phrase_ids:
+            vectors, weights = self._words(ids)
+            out.append((weights[:, None] * vectors).sum(0) / weights.sum().clamp(min=1e-6))
+        return F.normalize(torch.stack(out), dim=-1)
+
+    def window_vectors(self, ids: torch.Tensor, length: int) -> torch.Tensor:
+        """``[N, T, D]``: pooled windows of ``length`` words starting at each token."""
+        vectors, weights = self._words(ids)
+        weighted = torch.cat([torch.zeros_like(vectors[:, :1]), (weights[..., None] * vectors).cumsum(1)], 1)
+        total = torch.cat([torch.zeros_like(weights[:, :1]), weights.cumsum(1)], 1)
+        width = ids.shape[1]
+        ends = torch.clamp(torch.arange(width) + length, max=width)
+        summed = weighted[:, ends] - weighted[:, :width]
+        mass = total[:, ends] - total[:, :width]
+        return F.normalize(summed / mass.clamp(min=1e-6)[..., None], dim=-1)
+
+    def scores(self, phrases: list[Phrase], corpus: Corpus) -> torch.Tensor:
+        """``[P, N, T]`` similarity of each phrase (all of one length) at each position."""
+        ids = torch.as_tensor(corpus.ids, dtype=torch.long)
+        windows = self.window_vectors(ids, len(phrases[0].words))
+        targets = self.phrase_vectors([torch.as_tensor(corpus.phrase_ids(p), dtype=torch.long)
+                                       for p in phrases])
+        return torch.einsum("ntd,pd->pnt", windows, targets).clamp(min=0)
+
+    def find_loss(self, phrase: Phrase, corpus: Corpus, rows: np.ndarray, starts: np.ndarray,
+                  temperature: float = 0.1) -> torch.Tensor:
+        """Cross-entropy of the true start position among all positions of each sentence."""
+        sub = corpus.ids[rows]
+        ids = torch.as_tensor(sub, dtype=torch.long)
+        windows = self.window_vectors(ids, len(phrase.words))
+        target = self.phrase_vectors([torch.as_tensor(corpus.phrase_ids(phrase), dtype=torch.long)])[0]
+        logits = torch.einsum("ntd,d->nt", windows, target) / temperature
+        width = sub.shape[1]
+        valid = torch.as_tensor(np.arange(width)[None, :] + len(phrase.words)
+                                <= corpus.lengths[rows][:, None])
+        logits = logits.masked_fill(~valid, -1e4)
+        return F.cross_entropy(logits, torch.as_tensor(starts, dtype=torch.long))
+
+    def sim_loss(self, phrases: list[Phrase], corpus: Corpus, margin: float = 0.5) -> torch.Tensor:
+        if len(phrases) < 2:
+            return torch.zeros(())
+        vectors = self.phrase_vectors([torch.as_tensor(corpus.phrase_ids(p), dtype=torch.long)
+                                       for p in phrases])
+        similarity = vectors @ vectors.T
+        off_diagonal = ~torch.eye(len(phrases), dtype=torch.bool)
+        return F.relu(similarity[off_diagonal] - margin).mean()
+
+
+class SoftPhraseScorer:
+    """The executor's matcher backed by a SoftMatcher: scores cached per phrase for one corpus
+    (one pass of soft labeling), computed without gradients."""
+
+    def __init__(self, matcher: SoftMatcher, corpus: Corpus, phrases: set[Phrase]):
+        self.corpus = corpus
+        self.cache: dict[Phrase, np.ndarray] = {}
+        by_length: dict[int, list[Phrase]] = {}
+        for phrase in phrases:
+            by_length.setdefault(len(phrase.words), []).append(phrase)
+        with torch.no_grad():
+            for group in by_length.values():
+                for start in range(0, len(group), 16):  # bounds memory: [16, N, T] at a time
+                    chunk = group[start:start + 16]
+                    self.cache.update(zip(chunk, matcher.scores(chunk, corpus).numpy()))
+
+    def __call__(self, phrase: Phrase, corpus: Corpus) -> np.ndarray:
+        if corpus is not self.corpus:
+            raise ValueError("this scorer was built for another corpus")
+        return self.cache[phrase]

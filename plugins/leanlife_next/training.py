@@ -1,0 +1,137 @@
+"""Training NExT (torch): the classifier learns from the explained sentences, the sentences
+the rules label strictly, and the sentences they match softly, each weighted by its matching
+score, while the soft matcher learns to find the explained phrases. The combined objective is
+the paper's: ``L = L_labeled + alpha * L_soft + beta * L_sim + gamma * L_find``.
+
+Modes (config ``mode``): ``explained`` uses the explained sentences only, ``strict`` adds the
+strictly matched ones, ``next`` (default) adds soft matching.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from leanlife_next.execute import Corpus, Executor, exact_matcher, soft_tolerance
+from leanlife_next.labeling import LabelingRule, rule_scores, vote
+from leanlife_next.logic import phrases
+from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
+from leanlife_next.tokens import Instance
+
+EXPLAINED, STRICT, NEXT = "explained", "strict", "next"
+DEFAULTS = {"mode": NEXT, "epochs": 10, "batch_size": 32, "learning_rate": 1e-3,
+            "alpha": 0.5, "beta": 0.1, "gamma": 0.1, "soft_threshold": 0.5, "seed": 0}
+
+
+@dataclass
+class TrainingSet:
+    explained: Sequence[tuple[Instance, int]]
+    rules: Sequence[LabelingRule]
+    unlabeled: Sequence[Instance]
+    classes: Sequence[str]
+
+
+def _find_examples(training: TrainingSet, corpus: Corpus) -> list[tuple[Any, int, int]]:
+    """(phrase, row, start) for each rule phrase found in the rule's own explained sentence."""
+    by_instance = {id(instance): row for row, (instance, _) in enumerate(training.explained)}
+    out = []
+    for rule, (instance, _) in zip(training.rules, training.explained):
+        row = by_instance[id(instance)]
+        for phrase in phrases(rule.formula):
+            hits = np.flatnonzero(exact_matcher(phrase, corpus)[row])
+            if len(hits):
+                out.append((phrase, row, int(hits[0])))
+    return out
+
+
+def _weighted_loss(classifier: nn.Module, instances: Sequence[Instance], targets: Sequence[int],
+                   weights: Sequence[float], device: str) -> torch.Tensor:
+    logits = classifier(**classifier.batch(instances, device))
+    losses = F.cross_entropy(logits, torch.tensor(list(targets), device=device), reduction="none")
+    return (losses * torch.tensor(list(weights), device=device, dtype=torch.float32)).mean()
+
+
+def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
+          vocabulary: dict[str, int], config: Mapping[str, Any], device: str,
+          progress) -> dict[str, float]:
+    options = {**DEFAULTS, **config}
+    random.seed(options["seed"])
+    torch.manual_seed(options["seed"])
+    started = time.perf_counter()
+    classes = list(training.classes)
+    mode = options["mode"]
+    unlabeled = Corpus(training.unlabeled, dict(vocabulary))
+    explained_corpus = Corpus([i for i, _ in training.explained], dict(vocabulary))
+
+    labeled = [(i, y, 1.0) for i, y in training.explained]
+    metrics: dict[str, float] = {"explained": len(labeled)}
+    pool = np.arange(len(unlabeled))
+    if mode in (STRICT, NEXT) and training.rules:
+        votes = vote(training.rules, rule_scores(training.rules, unlabeled), classes)
+        strict = np.flatnonzero(votes.labels >= 0)
+        labeled += [(unlabeled.instances[n], int(votes.labels[n]), 1.0) for n in strict]
+        pool = np.flatnonzero(votes.labels < 0)
+        metrics.update({"strict_matched": len(strict), "strict_coverage": votes.coverage,
+                        "strict_conflicts": votes.conflicts})
+    soft_corpus = Corpus([unlabeled.instances[n] for n in pool], unlabeled.vocab)
+    find = _find_examples(training, explained_corpus) if mode == NEXT else []
+    all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
+                         key=lambda p: p.words)
+
+    classifier.to(device)
+    matcher.to("cpu")  # soft labeling runs over numpy arrays
+    parameters = list(classifier.parameters()) + (list(matcher.parameters()) if mode == NEXT else [])
+    optimizer = torch.optim.Adam([p for p in parameters if p.requires_grad],
+                                 lr=float(options["learning_rate"]))
+    size = int(options["batch_size"])
+    epochs = int(options["epochs"])
+    soft: list[tuple[Instance, int, float]] = []
+    for epoch in range(epochs):
+        if mode == NEXT and training.rules and len(soft_corpus):
+            matcher.eval()
+            scorer = SoftPhraseScorer(matcher, soft_corpus, set(all_phrases))
+            soft_votes = vote(training.rules,
+                              rule_scores(training.rules, soft_corpus, Executor(scorer, soft_tolerance)),
+                              classes, float(options["soft_threshold"]))
+            chosen = np.flatnonzero(soft_votes.labels >= 0)
+            soft = [(soft_corpus.instances[n], int(soft_votes.labels[n]), float(soft_votes.scores[n]))
+                    for n in chosen]
+            metrics["soft_matched"] = len(soft)
+        classifier.train()
+        matcher.train()
+        random.shuffle(labeled)
+        random.shuffle(soft)
+        steps = math.ceil(max(len(labeled), len(soft)) / size)
+        total = 0.0
+        for step in range(steps):
+            batch = [labeled[(step * size + k) % len(labeled)] for k in range(min(size, len(labeled)))]
+            loss = _weighted_loss(classifier, [b[0] for b in batch], [b[1] for b in batch],
+                                  [b[2] for b in batch], device)
+            if soft:
+                part = [soft[(step * size + k) % len(soft)] for k in range(min(size, len(soft)))]
+                loss = loss + options["alpha"] * _weighted_loss(
+                    classifier, [b[0] for b in part], [b[1] for b in part], [b[2] for b in part], device)
+            if find:
+                sample = random.sample(find, min(8, len(find)))
+                loss = loss + options["gamma"] * torch.stack([
+                    matcher.find_loss(p, explained_corpus, np.array([r]), np.array([s]))
+                    for p, r, s in sample]).mean()
+                loss = loss + options["beta"] * matcher.sim_loss(
+                    random.sample(all_phrases, min(16, len(all_phrases))), explained_corpus)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(parameters, 5.0)
+            optimizer.step()
+            total += loss.item()
+        metrics["loss"] = total / max(steps, 1)
+        progress((epoch + 1) / epochs, {"epoch": epoch + 1, "loss": metrics["loss"]})
+    metrics["training_seconds"] = time.perf_counter() - started
+    return metrics

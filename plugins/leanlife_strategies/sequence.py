@@ -1,0 +1,46 @@
+"""Sequence strategies for taggers: one row of tag probabilities per token."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from leanlife_server.plugin_api import DocumentPrediction
+
+EPSILON = 1e-12
+
+
+def _per_document(measure: Callable[[np.ndarray], float]):
+    def score(predictions: Sequence[DocumentPrediction]) -> list[float]:
+        # A document without tokens has nothing to learn from: it ranks last.
+        return [float(measure(np.asarray(p.probabilities, dtype=float))) if len(p.probabilities) else 0.0
+                for p in predictions]
+
+    return score
+
+
+def _mnlp(tokens: np.ndarray) -> float:
+    # Shen et al. (2017): the sequence log-probability divided by its length, so long
+    # sentences are not preferred just for being long; negated so that higher = less sure.
+    return -float(np.mean(np.log(tokens.max(axis=1) + EPSILON)))
+
+
+def _least_confidence(tokens: np.ndarray) -> float:
+    return 1.0 - float(np.prod(tokens.max(axis=1)))
+
+
+def _mean_token_entropy(tokens: np.ndarray) -> float:
+    return float(np.mean(-np.sum(tokens * np.log(tokens + EPSILON), axis=1)))
+
+
+def mnlp():
+    return _per_document(_mnlp)
+
+
+def least_confidence():
+    return _per_document(_least_confidence)
+
+
+def mean_token_entropy():
+    return _per_document(_mean_token_entropy)

@@ -1,0 +1,61 @@
+"""Plain transformer models for the three built-in tasks (Hugging Face ``transformers``).
+
+- ``transformer_sa.v1``: a sequence classifier for document labels (multi-label when the
+  documents carry several labels),
+- ``transformer_ner.v1``: a BIO token classifier over word pieces, decoded to character spans,
+- ``transformer_re.v1``: an entity-marker classifier for the relation between two entity spans.
+
+This module only registers the models; torch and transformers are imported when a model is
+built or loaded (the factories are dotted paths), never when the web app starts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pluggy
+
+from leanlife_server.plugin_api import ModelDefinition, load_object
+from leanlife_transformer.config import SHARED_DEFAULTS
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+SA_MODEL = "transformer_sa.v1"
+NER_MODEL = "transformer_ner.v1"
+RE_MODEL = "transformer_re.v1"
+SAVED_MODEL_FILE = "leanlife_model.json"  # written by every saved model: its name and config
+
+MODELS = (
+    ModelDefinition(
+        name=SA_MODEL, tasks=("sa",), factory="leanlife_transformer.classify:DocumentClassifier",
+        default_config={**SHARED_DEFAULTS, "multi_label": None},
+        description="Transformer sequence classifier (mean-pooled encoder, softmax or sigmoid head).",
+    ),
+    ModelDefinition(
+        name=NER_MODEL, tasks=("ner",), factory="leanlife_transformer.tag:TokenTagger",
+        default_config=dict(SHARED_DEFAULTS),
+        description="Transformer token classifier: BIO tags over word pieces, decoded to spans.",
+    ),
+    ModelDefinition(
+        name=RE_MODEL, tasks=("re",), factory="leanlife_transformer.relate:RelationClassifier",
+        default_config={**SHARED_DEFAULTS, "no_relation_label": "no_relation"},
+        description="Transformer relation classifier over entity markers (entity-start pooling).",
+    ),
+)
+
+
+@hookimpl
+def leanlife_models() -> list[ModelDefinition]:
+    return list(MODELS)
+
+
+def load(directory: str | Path, device: str | None = "cpu"):
+    """Load any model of this plugin that ``save`` wrote, without the server: the saved file
+    names the model, and the model's definition names its class."""
+    saved = json.loads((Path(directory) / SAVED_MODEL_FILE).read_text(encoding="utf-8"))
+    by_name = {definition.name: definition for definition in MODELS}
+    if saved.get("model") not in by_name:
+        raise ValueError(f"{Path(directory) / SAVED_MODEL_FILE}: model {saved.get('model')!r} "
+                         f"is not one of {sorted(by_name)}")
+    return load_object(by_name[saved["model"]].factory).load(Path(directory), device)

@@ -1,0 +1,90 @@
+"""Document classification (SA): one label per document, or several in multi-label mode."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import torch
+from torch.nn import functional
+
+from leanlife_server.plugin_api import DOCUMENT, AnnotationData, Dataset, DocumentPrediction, Example
+from leanlife_transformer import SA_MODEL
+from leanlife_transformer.base import Feature, TransformerModel
+from leanlife_transformer.network import MEAN
+
+MULTI_LABEL_THRESHOLD = 0.5  # a label applies when its sigmoid probability reaches this
+
+
+class DocumentClassifier(TransformerModel):
+    name = SA_MODEL
+    task = "sa"
+    pooling = MEAN
+
+    def __init__(self, config: Mapping[str, Any], labels: Mapping[str, str], device: str | None = "cpu"):
+        super().__init__(config, labels, device)
+        self.multi_label = bool(self.config.multi_label)
+
+    def _classes(self) -> list[str]:
+        classes = [name for name, kind in self.labels.items() if kind == DOCUMENT]
+        if not classes:
+            raise ValueError(f"labels: model {self.name} needs at least one document label")
+        return classes
+
+    def _prepare(self, data: Dataset) -> None:
+        if self.config.multi_label is None:
+            self.multi_label = any(len(self._document_labels(example)) > 1 for example in data.labeled)
+
+    def _document_labels(self, example: Example) -> list[str]:
+        names = sorted({a.label for a in example.annotations if a.kind == DOCUMENT})
+        for name in names:
+            if name not in self.classes:
+                raise ValueError(f"document {example.document_id}: label {name!r} is not one of "
+                                 f"this model's document labels {self.classes}")
+        return names
+
+    def _encode(self, example: Example) -> list[int]:
+        return self.tokenizer(example.text, truncation=True, max_length=self.config.max_length)["input_ids"]
+
+    def _training_features(self, example: Example) -> list[Feature]:
+        names = self._document_labels(example)
+        if not names:
+            return []
+        if self.multi_label:
+            target: Any = [1.0 if c in names else 0.0 for c in self.classes]
+        elif len(names) > 1:
+            raise ValueError(f"document {example.document_id}: has labels {names}, but model "
+                             f"{self.name} was configured single-label (multi_label: false)")
+        else:
+            target = self.classes.index(names[0])
+        return [Feature(self._encode(example), target)]
+
+    def _prediction_features(self, example: Example) -> list[Feature]:
+        return [Feature(self._encode(example))]
+
+    def _targets(self, features: Sequence[Feature], width: int) -> torch.Tensor:
+        dtype = torch.float if self.multi_label else torch.long
+        return torch.tensor([f.target for f in features], dtype=dtype)
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.multi_label:
+            return functional.binary_cross_entropy_with_logits(logits, targets)
+        return functional.cross_entropy(logits, targets)
+
+    def _probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.float().sigmoid() if self.multi_label else logits.float().softmax(-1)
+
+    def _decode(self, example: Example, features: Sequence[Feature],
+                probabilities: Sequence[torch.Tensor]) -> DocumentPrediction:
+        row = probabilities[0].tolist()
+        if self.multi_label:
+            chosen = [i for i, p in enumerate(row) if p >= MULTI_LABEL_THRESHOLD]
+        else:
+            chosen = [max(range(len(row)), key=row.__getitem__)]
+        annotations = tuple(AnnotationData(DOCUMENT, self.classes[i], confidence=row[i]) for i in chosen)
+        return DocumentPrediction(example.document_id, annotations, probabilities=[row])
+
+    def _state(self) -> dict[str, Any]:
+        return {"multi_label": self.multi_label}
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        self.multi_label = bool(state["multi_label"])

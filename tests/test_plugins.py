@@ -1,0 +1,349 @@
+"""The plugin contract: discovery through the ``leanlife`` entry point group (a third-party
+distribution written into a temporary site directory), LEANLIFE_PLUGINS, start-up failures,
+and every hook in leanlife_server/hookspecs.py."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+
+from leanlife_server.app import create_app
+from leanlife_server.plugin_api import (
+    SPAN,
+    FormatDefinition,
+    ModelDefinition,
+    QueryStrategyDefinition,
+    TaskDefinition,
+)
+from leanlife_server.plugins import PluginError, load_plugins
+from tests.conftest import add_document, create_project
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+BUILT_IN_TASKS = {"ner", "re", "sa"}
+
+# A task that LeanLife does not ship: phrase chunking, written as a third party would.
+CHUNKING_PLUGIN = '''
+"""Phrase chunking (NP, VP, ...) for LeanLife."""
+import pluggy
+
+from leanlife_server.plugin_api import (SPAN, AnnotationData, TaskDefinition, ValidationError,
+                                        read_label, read_span)
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+
+def parse_chunk(payload, doc):
+    span = read_span(payload, doc.text)
+    if doc.text[span.start:span.end] != doc.text[span.start:span.end].strip():
+        raise ValidationError("span", "a chunk does not start or end with white space")
+    return AnnotationData(SPAN, read_label(payload, doc, SPAN), start=span.start, end=span.end)
+
+
+@hookimpl
+def leanlife_tasks():
+    return [TaskDefinition(name="chunking", title="Phrase chunking", label_kinds=(SPAN,),
+                           explanation_kinds=(), ui_component="ner", parse_annotation=parse_chunk)]
+'''
+
+MISSPELLED_PLUGIN = '''
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+
+@hookimpl
+def leanlife_taskz():
+    return []
+'''
+
+
+def write_distribution(site: Path, module: str, source: str, entry_name: str,
+                       distribution: str = "thirdparty_task", version: str = "0.1") -> None:
+    """What ``pip install`` leaves behind: the module and its ``.dist-info`` with entry points."""
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{distribution}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[leanlife]\n{entry_name} = {module}\n")
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Path:
+    """A site-packages directory on sys.path, where importlib.metadata finds distributions."""
+    directory = tmp_path / "site-packages"
+    directory.mkdir()
+    monkeypatch.syspath_prepend(str(directory))
+    before = set(sys.modules)
+    yield directory
+    for name in set(sys.modules) - before:  # the plugin modules imported from it
+        if getattr(sys.modules[name], "__file__", "").startswith(str(directory)):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def chunking(site) -> Path:
+    write_distribution(site, "thirdparty_task", CHUNKING_PLUGIN, "chunking")
+    return site
+
+
+class RecordingPlugin:
+    """A plugin object implementing the remaining hooks; it records the events it receives."""
+
+    def __init__(self) -> None:
+        self.__name__ = "recording"  # pluggy names a plugin object by its __name__
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    @hookimpl
+    def leanlife_models(self) -> list[ModelDefinition]:
+        # Registration only: these tests never build the model (tests/test_docs.py trains one).
+        return [ModelDefinition(name="testing.lexicon.v1", tasks=("ner",),
+                                factory="leanlife_keyphrase:LexiconModel", default_config={"min_count": 1})]
+
+    @hookimpl
+    def leanlife_formats(self) -> list[FormatDefinition]:
+        return [FormatDefinition(name="testing.chunk_tsv", tasks=("chunking",), exporter="csv:writer",
+                                 extensions=(".tsv",))]
+
+    @hookimpl
+    def leanlife_query_strategies(self) -> list[QueryStrategyDefinition]:
+        return [QueryStrategyDefinition(name="testing.shortest_first", tasks=("ner",), factory="builtins:len")]
+
+    @hookimpl
+    def leanlife_annotation_saved(self, project: dict, annotation: dict) -> None:
+        self.events.append(("annotation_saved", {"project": project, "annotation": annotation}))
+
+    @hookimpl
+    def leanlife_model_trained(self, project: dict, version: dict) -> None:
+        self.events.append(("model_trained", {"project": project, "version": version}))
+
+
+@pytest.fixture
+def recorder() -> RecordingPlugin:
+    return RecordingPlugin()
+
+
+@pytest.fixture
+def app(make_app, chunking, recorder):
+    """Apps in this module see the chunking distribution installed and ``recorder`` registered."""
+    return make_app(extra_plugins=[recorder])
+
+
+def plain_app(tmp_path: Path, extra_plugins=()):
+    """An app that never touches its database: enough to see which plugins load."""
+    return create_app({"data_dir": tmp_path / "data", "secret_key": "x",
+                       "database_url": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}, extra_plugins)
+
+
+def task_plugin(*definitions: Any, name: str = "broken") -> object:
+    """A plugin object whose ``leanlife_tasks`` returns ``definitions`` as given."""
+
+    class Plugin:
+        __name__ = name
+
+        @hookimpl
+        def leanlife_tasks(self):
+            return list(definitions)
+
+    return Plugin()
+
+
+def task(name: str) -> TaskDefinition:
+    return TaskDefinition(name=name, title=name, label_kinds=(SPAN,), explanation_kinds=(),
+                          ui_component="ner", parse_annotation=lambda payload, doc: None)
+
+
+# Discovery -------------------------------------------------------------------------------
+
+def test_a_third_party_distribution_registers_through_the_entry_point_group(chunking):
+    plugins = load_plugins()
+    assert {t.name for t in plugins.tasks} >= BUILT_IN_TASKS | {"chunking"}
+    row = next(r for r in plugins.describe() if r["name"] == "chunking")
+    assert (row["kind"], row["plugin"], row["version"]) == ("task", "chunking", "0.1")
+    # Built-ins come through the same group, from the leanlife distribution.
+    assert {r["plugin"] for r in plugins.describe() if r["name"] in BUILT_IN_TASKS} == BUILT_IN_TASKS
+
+
+def test_a_third_party_task_is_usable_through_the_api(make_caller):
+    owner = make_caller("owner")
+    listed = owner.get("/api/v1/plugins").get_json()
+    assert {"kind": "task", "name": "chunking", "plugin": "chunking", "version": "0.1",
+            "description": ""} in listed["registrations"]
+    assert "chunking" in {t["name"] for t in listed["tasks"]}
+
+    project = create_project(owner, "chunking", labels=(("NP", "span"),))
+    assert project["task"] == "chunking"
+    doc = add_document(owner, project["id"], "The quick fox jumps.")
+    url = f"/api/v1/projects/{project['id']}/documents/{doc['id']}/annotations"
+    r = owner.post(url, json={"label": "NP", "start": 0, "end": 13})
+    assert r.status_code == 201, r.get_json()
+    # The plugin's own rule applies, with the core's error envelope.
+    r = owner.post(url, json={"label": "NP", "start": 0, "end": 14})
+    assert r.status_code == 422 and r.get_json()["error"]["details"] == {"field": "span"}
+    saved = owner.get(f"/api/v1/projects/{project['id']}/documents/{doc['id']}").get_json()
+    assert [(a["label"], a["start"], a["end"]) for a in saved["annotations"]] == [("NP", 0, 13)]
+
+
+def test_leanlife_plugins_limits_which_load(chunking, tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANLIFE_PLUGINS", "ner, chunking")
+    assert {t.name for t in plain_app(tmp_path).extensions["leanlife"].tasks} == {"ner", "chunking"}
+    monkeypatch.setenv("LEANLIFE_PLUGINS", "sa")
+    assert {t.name for t in plain_app(tmp_path).extensions["leanlife"].tasks} == {"sa"}
+    monkeypatch.delenv("LEANLIFE_PLUGINS")
+    assert {t.name for t in plain_app(tmp_path).extensions["leanlife"].tasks} >= BUILT_IN_TASKS | {"chunking"}
+
+
+def test_naming_a_plugin_that_is_not_installed_fails_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANLIFE_PLUGINS", "ner,chunkin")
+    installed = ", ".join(sorted({ep.name for ep in entry_points(group="leanlife")}))
+    with pytest.raises(PluginError, match=rf"LEANLIFE_PLUGINS names 'chunkin'.*\(installed: {installed}\)"):
+        plain_app(tmp_path)
+
+
+# Failures at start-up ----------------------------------------------------------------------
+
+def test_an_unknown_hook_name_fails_at_start_up(site, tmp_path):
+    class Misspelled:
+        __name__ = "misspelled"
+
+        @hookimpl
+        def leanlife_taskz(self):
+            return []
+
+    with pytest.raises(PluginError, match="unknown hook.*leanlife_taskz"):
+        load_plugins(extra=[Misspelled()])
+    # The same mistake in an installed distribution stops the app from starting.
+    write_distribution(site, "thirdparty_misspelled", MISSPELLED_PLUGIN, "misspelled",
+                       distribution="thirdparty_misspelled")
+    with pytest.raises(PluginError, match="leanlife_taskz"):
+        plain_app(tmp_path)
+
+
+def test_a_hook_implementation_asking_for_arguments_the_hook_lacks_fails():
+    class WrongArguments:
+        __name__ = "wrong_arguments"
+
+        @hookimpl
+        def leanlife_annotation_saved(self, project, annotation, user):
+            pass
+
+    with pytest.raises(PluginError, match="'wrong_arguments' for hook 'leanlife_annotation_saved'(.|\\n)*'user'"):
+        load_plugins(extra=[WrongArguments()])
+
+
+def test_two_plugins_registering_the_same_task_fail():
+    with pytest.raises(PluginError,
+                       match=r"task 'ner' is registered twice: by plugin 'ner' and by plugin 'copycat'"):
+        load_plugins(extra=[task_plugin(task("ner"), name="copycat")])
+    with pytest.raises(PluginError, match=r"task 'pos' is registered twice: by plugin 'one' and by plugin 'two'"):
+        load_plugins([], extra=[task_plugin(task("pos"), name="one"), task_plugin(task("pos"), name="two")])
+
+
+@pytest.mark.parametrize("returned, message", [
+    ({"name": "pos"}, "leanlife_tasks\\(\\) must return a list of TaskDefinition objects, got dict"),
+    (task("pos"), "leanlife_tasks\\(\\) must return a list of TaskDefinition objects, got TaskDefinition"),
+    ([task("pos"), "pos"], "leanlife_tasks\\(\\) must return TaskDefinition objects, got str"),
+    ([ModelDefinition(name="m.v1", tasks=("pos",), factory="x:y")],
+     "leanlife_tasks\\(\\) must return TaskDefinition objects, got ModelDefinition"),
+])
+def test_a_hook_returning_the_wrong_type_fails(returned, message):
+    class Plugin:
+        __name__ = "wrong_type"
+
+        @hookimpl
+        def leanlife_tasks(self):
+            return returned
+
+    with pytest.raises(PluginError, match=f"plugin 'wrong_type': {message}"):
+        load_plugins([], extra=[Plugin()])
+
+
+# Every hook ---------------------------------------------------------------------------------
+
+def test_leanlife_tasks_registers_tasks(chunking):
+    plugins = load_plugins(["chunking"])
+    chunk = plugins.tasks.get("chunking")
+    assert isinstance(chunk, TaskDefinition) and chunk.label_kinds == (SPAN,)
+    assert plugins.tasks.owners["chunking"] == "chunking"
+
+
+def test_leanlife_models_registers_models_for_known_tasks(recorder):
+    plugins = load_plugins(["ner"], extra=[recorder])
+    model = plugins.models.get("testing.lexicon.v1")
+    assert model.tasks == ("ner",) and plugins.models.owners["testing.lexicon.v1"] == "recording"
+    # A model must serve a task that is registered.
+    with pytest.raises(PluginError, match=r"model 'testing.lexicon.v1' serves unknown task\(s\) \['ner'\]"):
+        load_plugins(["sa"], extra=[recorder])
+
+
+def test_leanlife_models_and_query_strategies_are_chosen_in_project_settings(make_caller):
+    owner = make_caller("owner")
+    ner = create_project(owner, "ner")
+    r = owner.patch(f"/api/v1/projects/{ner['id']}/settings",
+                    json={"model": "testing.lexicon.v1", "query_strategy": "testing.shortest_first"})
+    assert r.status_code == 200, r.get_json()
+    chosen = r.get_json()
+    assert (chosen["model"], chosen["query_strategy"]) == ("testing.lexicon.v1", "testing.shortest_first")
+    # Neither serves sentiment.
+    sentiment = create_project(owner, "sa")
+    for change, field in (({"model": "testing.lexicon.v1"}, "model"),
+                          ({"query_strategy": "testing.shortest_first"}, "query_strategy")):
+        r = owner.patch(f"/api/v1/projects/{sentiment['id']}/settings", json=change)
+        assert r.status_code == 422 and r.get_json()["error"]["details"]["field"] == field
+
+
+def test_leanlife_formats_registers_formats(chunking, recorder):
+    plugins = load_plugins(["ner", "chunking"], extra=[recorder])
+    tsv = plugins.formats.get("testing.chunk_tsv")
+    assert (tsv.tasks, tsv.exporter, tsv.extensions) == (("chunking",), "csv:writer", (".tsv",))
+    assert {"kind": "format", "name": "testing.chunk_tsv", "plugin": "recording", "version": "",
+            "description": ""} in plugins.describe()
+
+
+def test_leanlife_query_strategies_registers_strategies(recorder):
+    plugins = load_plugins(["ner"], extra=[recorder])
+    strategy = plugins.query_strategies.get("testing.shortest_first")
+    assert strategy.tasks == ("ner",)
+    assert plugins.query_strategies.owners["testing.shortest_first"] == "recording"
+
+
+def test_leanlife_annotation_saved_is_called_when_an_annotation_is_saved(make_caller, recorder):
+    owner = make_caller("owner")
+    project = create_project(owner, "ner", labels=(("PER", "span"), ("LOC", "span")))
+    doc = add_document(owner, project["id"], "Ana lives in Lisbon.")
+    url = f"/api/v1/projects/{project['id']}/documents/{doc['id']}/annotations"
+    refused = owner.post(url, json={"label": "PER", "start": 0, "end": 99})
+    assert refused.status_code == 422 and recorder.events == []
+
+    created = owner.post(url, json={"label": "PER", "start": 0, "end": 3}).get_json()
+    changed = owner.put(f"/api/v1/projects/{project['id']}/annotations/{created['id']}",
+                        json={"label": "LOC", "start": 13, "end": 19}).get_json()
+    expected_project = {"id": project["id"], "task": "ner"}
+    assert recorder.events == [
+        ("annotation_saved", {"project": expected_project, "annotation": created}),
+        ("annotation_saved", {"project": expected_project, "annotation": changed}),
+    ]
+
+
+def test_leanlife_model_trained_implementations_are_called_through_the_manager(recorder):
+    plugins = load_plugins(["ner"], extra=[recorder])
+    project = {"id": 7, "task": "ner"}
+    version = {"id": 3, "model": "testing.lexicon.v1", "metrics": {"f1": 0.5}}
+    assert plugins.manager.hook.leanlife_model_trained(project=project, version=version) == []
+    assert recorder.events == [("model_trained", {"project": project, "version": version})]
+
+
+def test_every_hook_has_a_test_here():
+    """Guards this module: a new hook in hookspecs.py needs its test_leanlife_<hook> here."""
+    from leanlife_server import hookspecs
+
+    hooks = {name for name in dir(hookspecs) if name.startswith("leanlife_")}
+    tested = {name for name, value in globals().items() if callable(value) and name.startswith("test_leanlife_")}
+    untested = sorted(h for h in hooks if not any(t.startswith(f"test_{h}") for t in tested))
+    assert not untested, f"hooks without a test_<hook>... test in {__name__}: {untested}"

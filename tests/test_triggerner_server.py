@@ -1,0 +1,60 @@
+"""Through a real `leanlife serve`: an NER project with trigger explanations retrains with
+`triggerner.v1`, and the recommendations it pushes over Socket.IO name the matched triggers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_jobs_support import Api, Listener, process_env, start_server
+from tests.test_triggerner import SMALL, synthetic_examples
+
+
+@pytest.fixture
+def server(app, database_url, tmp_path):
+    env = process_env(tmp_path, {"database_url": database_url, "data_dir": tmp_path / "data",
+                                 "secret_key": "test-secret"})
+    process, url = start_server(env, tmp_path)
+    yield url
+    process.kill()
+
+
+def annotation_payload(annotation) -> dict:
+    return {"label": annotation.label, "start": annotation.start, "end": annotation.end,
+            "explanations": [{"kind": "trigger", "spans": [{"start": s.start, "end": s.end} for s in e.spans]}
+                             for e in annotation.explanations]}
+
+
+def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(server, make_caller):
+    api = Api(server, make_caller("owner").token)
+    project = api.post("/api/v1/projects", json={"name": "people and places", "task": "ner",
+                                                 "explanation_kind": "trigger"}).json()
+    base = f"/api/v1/projects/{project['id']}"
+    for label in ("PER", "LOC"):
+        assert api.post(f"{base}/labels", json={"name": label, "kind": "span"}).status_code == 201
+    assert api.patch(f"{base}/settings", json={"model": "triggerner.v1", "retrain_policy": {"mode": "manual"},
+                                               "model_config": {**SMALL, "epochs": 15}}).ok
+    labeled, unlabeled = synthetic_examples(40, seed=1), synthetic_examples(6, seed=42)
+    r = api.post(f"{base}/documents", json={"documents": [{"text": e.text} for e in labeled + unlabeled]})
+    assert r.status_code == 201, r.text
+    ids = [d["id"] for d in r.json()["items"]]
+    for document_id, example in zip(ids, labeled):
+        for annotation in example.annotations:
+            r = api.post(f"{base}/documents/{document_id}/annotations", json=annotation_payload(annotation))
+            assert r.status_code == 201, r.text
+
+    listener = Listener(server, api.session.headers["Authorization"].split()[1])
+    try:
+        assert listener.join(project["id"]) == {"ok": True}
+        assert api.post(f"{base}/model/train").status_code == 202
+        finished = listener.wait_for("job", lambda d: d["state"] in ("finished", "failed"), timeout=240)
+        assert finished["state"] == "finished", finished
+        pushed = [d for event in listener.named("recommendations") for d in event["documents"]]
+    finally:
+        listener.close()
+    assert {d["document_id"] for d in pushed} == set(ids[len(labeled):])
+    entities = [a for d in pushed for a in d["annotations"]]
+    assert entities, "the trained model recognises entities in the unlabeled documents"
+    known = {"Mr . said", "said", "arrived in"}
+    for entity in entities:
+        assert entity["label"] in ("PER", "LOC") and 0 < entity["confidence"] <= 1
+        assert entity["evidence"]["triggers"] and set(entity["evidence"]["triggers"]) <= known

@@ -1,0 +1,105 @@
+// The REST API, exactly as programs use it: JSON under /api/v1, a cookie session, and the
+// CSRF token from /auth/login sent on every write.
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string, public field?: string) {
+    super(message);
+  }
+}
+
+let csrfToken = "";
+
+export function setCsrf(token: string | null | undefined): void {
+  csrfToken = token ?? "";
+}
+
+export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return send<T>(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+}
+
+// A file upload (multipart form), with the same errors as JSON calls.
+export function upload<T = any>(path: string, form: FormData): Promise<T> {
+  return send<T>("POST", path, {}, form);
+}
+
+async function send<T>(method: string, path: string, headers: Record<string, string>, body?: BodyInit): Promise<T> {
+  if (method !== "GET") headers["X-CSRF-Token"] = csrfToken;
+  const response = await fetch(`/api/v1${path}`, { method, headers, credentials: "same-origin", body });
+  if (response.status === 204) return undefined as T;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error ?? {};
+    throw new ApiError(response.status, error.code ?? "http_error",
+      error.message ?? `${method} ${path}: HTTP ${response.status}`, error.details?.field);
+  }
+  return data as T;
+}
+
+export const get = <T = any>(path: string) => api<T>("GET", path);
+export const post = <T = any>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
+export const put = <T = any>(path: string, body?: unknown) => api<T>("PUT", path, body);
+export const patch = <T = any>(path: string, body: unknown) => api<T>("PATCH", path, body);
+export const del = (path: string) => api<void>("DELETE", path);
+
+// Counts by paging ids; stops at `cap` so a million-document project costs a few requests.
+export async function countUpTo(path: string, cap = 5000): Promise<{ count: number; more: boolean }> {
+  let count = 0;
+  let cursor = 0;
+  const sep = path.includes("?") ? "&" : "?";
+  while (count < cap) {
+    const page = await get<Page<{ id: number }>>(`${path}${sep}limit=500&cursor=${cursor}`);
+    count += page.items.length;
+    if (page.next_cursor === null) return { count, more: false };
+    cursor = page.next_cursor;
+  }
+  return { count, more: true };
+}
+
+// Which optional parts of the server exist: read once from the OpenAPI document, so the UI
+// shows a control only when its endpoint is there.
+export type Capabilities = Set<string>;
+let capabilities: Promise<Capabilities> | null = null;
+
+export function loadCapabilities(): Promise<Capabilities> {
+  capabilities ??= get<{ paths: Record<string, unknown> }>("/openapi.json")
+    .then((doc) => new Set(Object.keys(doc.paths)));
+  return capabilities;
+}
+
+export function has(caps: Capabilities, path: string): boolean {
+  return caps.has(`/api/v1${path}`);
+}
+
+export interface Page<T> { items: T[]; next_cursor: number | null }
+export interface User { id: number; username: string; is_admin: boolean }
+export interface Label { id: number; name: string; kind: string; color: string; shortcut: string | null }
+export interface Project {
+  id: number; name: string; description: string; task: string; explanation_kind: string;
+  multi_label: boolean; annotators_see_others: boolean; role: string | null;
+  settings: ProjectSettings;
+}
+export interface ProjectSettings {
+  model: string | null; model_config: Record<string, unknown>;
+  retrain_policy: { mode: string; n?: number; seconds?: number };
+  query_strategy: string | null; confidence_threshold: number | null; device: string | null;
+}
+export interface TaskInfo {
+  name: string; title: string; label_kinds: string[]; explanation_kinds: string[]; ui_component: string;
+}
+export interface Registration { kind: string; name: string; plugin: string; version: string }
+export interface Explanation { id?: number; kind: string; text?: string; spans?: Offsets[] }
+export interface Offsets { start: number; end: number }
+export interface Annotation {
+  id: number; document_id: number; user_id: number | null; kind: string; label: string;
+  source: string; explanations: Explanation[]; start?: number; end?: number;
+  subject?: number; object?: number;
+}
+export interface Doc {
+  id: number; text: string; meta: Record<string, unknown>; finished: boolean; annotations: Annotation[];
+}
+export interface Member { user: User; role: string; settings: Record<string, unknown> }
+export interface MySettings {
+  show_recommendations: boolean; min_recommendation_confidence: number; show_others_annotations: boolean;
+}

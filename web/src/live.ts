@@ -1,0 +1,37 @@
+// Live updates over Socket.IO, used only when the server has a Socket.IO endpoint. The
+// connection state drives the "connection lost / recovered" banner; the client reconnects
+// by itself.
+
+import { io, type Socket } from "socket.io-client";
+
+export type ConnectionState = "off" | "connecting" | "live" | "lost";
+export type LiveHandler = (event: string, data: any) => void;
+
+let available: Promise<boolean> | null = null;
+
+// The Engine.IO handshake answers 200 only where the realtime module is mounted.
+export function liveAvailable(): Promise<boolean> {
+  available ??= fetch("/socket.io/?EIO=4&transport=polling", { credentials: "same-origin" })
+    .then((r) => r.ok)
+    .catch(() => false);
+  return available;
+}
+
+export interface LiveConnection { close(): void }
+
+export function connectProject(projectId: number, onState: (s: ConnectionState) => void,
+                               onEvent: LiveHandler): LiveConnection {
+  const socket: Socket = io({ path: "/socket.io", withCredentials: true, auth: { project_id: projectId },
+                              query: { project_id: String(projectId) } });
+  onState("connecting");
+  socket.on("connect", () => {
+    onState("live");
+    socket.emit("join", { project_id: projectId });
+  });
+  socket.on("disconnect", () => onState("lost"));
+  socket.on("connect_error", () => onState("lost"));
+  socket.onAny((event: string, data: any) => {
+    if (data?.project_id === undefined || data.project_id === projectId) onEvent(event, data);
+  });
+  return { close: () => socket.close() };
+}

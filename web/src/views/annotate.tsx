@@ -1,0 +1,309 @@
+// The annotator's workspace: loads a document, moves to the next one, counts progress, keeps
+// an undo stack, listens for live updates, and hands the document to the task's view.
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import {
+  ApiError, countUpTo, del, get, has, loadCapabilities, patch, post, put,
+  type Annotation, type Capabilities, type Doc, type Label, type MySettings, type Project, type TaskInfo, type User,
+} from "../api";
+import { connectProject, liveAvailable, type ConnectionState } from "../live";
+import { isTyping, useKeys } from "../keys";
+import { tokenize, type Token } from "../text";
+import { navigate } from "../router";
+import { NerView } from "./ner";
+import { ReView } from "./re";
+import { SaView } from "./sa";
+import { SettingsPanel, type KeyHelp } from "./settings";
+import { TrainingIndicator, type TrainingState } from "./training";
+
+// One item of GET .../model/recommendations/<document_id> (and of the "recommendations" push).
+// `evidence` is what the model says about why; TriggerNER sends `triggers`, the phrases of
+// the training triggers its prototypes matched (they need not occur in this document).
+export interface Recommendation {
+  kind: string; label: string; start?: number; end?: number; subject?: number; object?: number;
+  confidence: number; evidence?: { triggers?: string[] };
+}
+
+// What every task view gets: the document, the labels, and the annotation operations, each
+// of which lands on the undo stack.
+export interface Workspace {
+  project: Project; labels: Label[]; me: User; doc: Doc; tokens: Token[];
+  mine: Annotation[]; others: Annotation[]; recommendations: Recommendation[];
+  caps: Capabilities; settings: MySettings;
+  create(payload: Record<string, unknown>, what: string): Promise<Annotation | null>;
+  update(annotation: Annotation, payload: Record<string, unknown>, what: string): Promise<Annotation | null>;
+  remove(annotation: Annotation, what: string): Promise<void>;
+  reject(recommendation: Recommendation): void;
+  say(message: string): void;
+}
+
+interface UndoStep { what: string; run(): Promise<void> }
+
+// The payload that recreates an annotation (for undo): everything but ids and bookkeeping.
+export function payloadOf(a: Annotation): Record<string, unknown> {
+  const explanations = a.explanations.map(({ id: _id, ...rest }) => rest);
+  const base: Record<string, unknown> = { label: a.label, source: a.source, explanations };
+  if (a.kind === "span") return { ...base, start: a.start, end: a.end };
+  if (a.kind === "relation") return { ...base, subject: a.subject, object: a.object };
+  return base;
+}
+
+const APP_KEYS: KeyHelp[] = [
+  ["]", "finish this document and go to the next"], ["[", "back to the previous document"],
+  ["Ctrl+Z", "undo the last change"], ["?", "settings and shortcuts"],
+];
+
+interface Props { projectId: number; documentId: number | null; me: User }
+
+export function Annotate({ projectId, documentId, me }: Props) {
+  const [project, setProject] = useState<Project | null>(null);
+  const [labels, setLabels] = useState<Label[]>([]);
+  const [task, setTask] = useState<TaskInfo | null>(null);
+  const [caps, setCaps] = useState<Capabilities>(new Set());
+  const [settings, setSettings] = useState<MySettings | null>(null);
+  const [doc, setDoc] = useState<Doc | null>(null);
+  const [recommendations, setRecommendations] = useState<Recommendation[]>([]);
+  const [rejected, setRejected] = useState<Set<string>>(new Set());
+  const [progress, setProgress] = useState("");
+  const [message, setMessage] = useState("");
+  const [done, setDone] = useState(false);
+  const [showSettings, setShowSettings] = useState(false);
+  const [connection, setConnection] = useState<ConnectionState>("off");
+  const [training, setTraining] = useState<TrainingState | null>(null);
+  const undo = useRef<UndoStep[]>([]);
+  const history = useRef<number[]>([]);
+  const docRef = useRef<Doc | null>(null);
+  docRef.current = doc;
+
+  const say = useCallback((m: string) => setMessage(m), []);
+  const fail = useCallback((e: unknown) => setMessage(e instanceof ApiError ? `Error: ${e.message}` : String(e)), []);
+
+  const base = `/projects/${projectId}`;
+  const seesOthers = !!project && (project.role === "owner" || project.annotators_see_others)
+    && !!settings?.show_others_annotations;
+
+  const loadRecommendations = useCallback(async (id: number) => {
+    const c = await loadCapabilities();
+    if (!has(c, "/projects/{project_id}/model/recommendations/{document_id}")) return;
+    const page = await get<{ items: Recommendation[] }>(`${base}/model/recommendations/${id}`);
+    if (docRef.current?.id === id) setRecommendations(page.items);
+  }, [base]);
+
+  const refreshProgress = useCallback(async () => {
+    const [finished, total] = await Promise.all([
+      countUpTo(`${base}/documents?status=finished&annotator=${me.id}`), countUpTo(`${base}/documents`)]);
+    setProgress(`${finished.count}${finished.more ? "+" : ""} / ${total.count}${total.more ? "+" : ""} finished`);
+  }, [base, me.id]);
+
+  const openDocument = useCallback(async (id: number, remember = true) => {
+    const annotator = seesOthers ? "?annotator=all" : "";
+    const loaded = await get<Doc>(`${base}/documents/${id}${annotator}`);
+    if (remember && docRef.current && docRef.current.id !== id) history.current.push(docRef.current.id);
+    setRecommendations([]);
+    setDoc(loaded);
+    setDone(false);
+    navigate(`/projects/${projectId}/annotate/${id}`, true);
+    loadRecommendations(id).catch(fail);
+  }, [base, projectId, seesOthers, loadRecommendations, fail]);
+
+  const reload = useCallback(async () => {
+    if (docRef.current) await openDocument(docRef.current.id, false);
+  }, [openDocument]);
+
+  // The next document: the server's queue when it has one, else the next one I have not
+  // finished after the current one (by id), wrapping around once.
+  const findNext = useCallback(async (): Promise<number | null> => {
+    if (has(caps, "/projects/{project_id}/queue/next")) {
+      const next = await get<{ id?: number; document_id?: number } | undefined>(`${base}/queue/next`);
+      return next?.document_id ?? next?.id ?? null;
+    }
+    const after = docRef.current?.id ?? 0;
+    for (const cursor of after ? [after, 0] : [0]) {
+      const page = await get<{ items: { id: number }[] }>(
+        `${base}/documents?status=unfinished&annotator=${me.id}&limit=1&cursor=${cursor}`);
+      if (page.items.length) return page.items[0].id;
+    }
+    return null;
+  }, [base, caps, me.id]);
+
+  const next = useCallback(async () => {
+    try {
+      const current = docRef.current;
+      if (current && !current.finished) {
+        await put(`${base}/documents/${current.id}/finished`);
+        undo.current.push({ what: "finish document", run: () => del(`${base}/documents/${current.id}/finished`) });
+      }
+      const id = await findNext();
+      if (id === null) {
+        setDone(true);
+        setDoc(null);
+        say("Every document is finished.");
+      } else {
+        await openDocument(id);
+        say("");
+      }
+      refreshProgress().catch(fail);
+    } catch (e) { fail(e); }
+  }, [base, findNext, openDocument, refreshProgress, say, fail]);
+
+  const back = useCallback(() => {
+    const id = history.current.pop();
+    if (id !== undefined) openDocument(id, false).catch(fail);
+  }, [openDocument, fail]);
+
+  const undoLast = useCallback(async () => {
+    const step = undo.current.pop();
+    if (!step) { say("Nothing to undo."); return; }
+    try {
+      await step.run();
+      await reload();
+      refreshProgress().catch(fail);
+      say(`Undone: ${step.what}`);
+    } catch (e) { fail(e); }
+  }, [reload, refreshProgress, say, fail]);
+
+  // Start-up: project, labels, task, my settings, capabilities; then the requested document.
+  useEffect(() => {
+    (async () => {
+      const [p, l, plugins, s, c] = await Promise.all([
+        get<Project>(base), get<{ items: Label[] }>(`${base}/labels`), get<{ tasks: TaskInfo[] }>("/plugins"),
+        get<MySettings>(`${base}/me/settings`), loadCapabilities()]);
+      setProject(p); setLabels(l.items); setSettings(s); setCaps(c);
+      setTask(plugins.tasks.find((t) => t.name === p.task) ?? null);
+    })().catch(fail);
+  }, [base, fail]);
+
+  useEffect(() => {
+    if (!project || !settings) return;
+    if (documentId !== null) openDocument(documentId, false).catch(fail);
+    else next();
+    refreshProgress().catch(fail);
+    // Only when the project is ready or the settings change what is shown.
+  }, [project, settings?.show_others_annotations]);
+
+  // A route to another document (a link, the address bar) opens it.
+  useEffect(() => {
+    if (project && settings && documentId !== null && documentId !== docRef.current?.id) openDocument(documentId).catch(fail);
+  }, [documentId]);
+
+  // Live updates, when the server has them.
+  useEffect(() => {
+    let connection: { close(): void } | null = null;
+    let closed = false;
+    liveAvailable().then((ok) => {
+      if (!ok || closed) return;
+      connection = connectProject(projectId, (state) => {
+        setConnection((previous) => {
+          if (state === "live" && previous === "lost") { say("Connection recovered."); reload().catch(fail); }
+          return state;
+        });
+      }, (event, data) => {
+        const current = docRef.current;
+        if (event === "recommendations") {
+          // The push carries the predictions: show them without another request.
+          const pushed = (data?.documents ?? []).find((d: { document_id: number }) => d.document_id === current?.id);
+          if (pushed) setRecommendations(pushed.annotations);
+        } else if (event === "job" && data?.kind === "train") {
+          setTraining({ event, state: data.state, progress: data.progress, error: data.error,
+                        version: data.model_version_id ?? undefined, metrics: data.result?.metrics });
+        } else if (event === "model") {
+          setTraining({ event, state: "finished", version: data.version?.id, metrics: data.version?.metrics });
+        } else if (event === "document_changed" && current && data?.document_id === current.id && seesOthers) {
+          reload().catch(fail);
+        }
+      });
+    });
+    return () => { closed = true; connection?.close(); };
+  }, [projectId]);
+
+  useKeys((e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z" && !isTyping(e)) { e.preventDefault(); undoLast(); return; }
+      if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (e.key === "]") { e.preventDefault(); next(); }
+      else if (e.key === "[") { e.preventDefault(); back(); }
+      else if (e.key === "?") { e.preventDefault(); setShowSettings((v) => !v); }
+  });
+
+  const tokens = useMemo(() => (doc ? tokenize(doc.text) : []), [doc?.text]);
+
+  if (!project || !settings) return <main class="page"><p>{message || "Loading…"}</p></main>;
+
+  const visibleRecs = settings.show_recommendations
+    ? recommendations.filter((r) => r.confidence >= settings.min_recommendation_confidence
+      && !rejected.has(`${r.label}:${r.start}:${r.end}`))
+    : [];
+
+  const workspace: Workspace | null = doc && {
+    project, labels, me, doc, tokens, caps, settings,
+    mine: doc.annotations.filter((a) => a.user_id === me.id),
+    others: doc.annotations.filter((a) => a.user_id !== me.id),
+    recommendations: visibleRecs,
+    say,
+    async create(payload, what) {
+      try {
+        const row = await post<Annotation>(`${base}/documents/${doc.id}/annotations`, payload);
+        undo.current.push({ what, run: () => del(`${base}/annotations/${row.id}`) });
+        await reload();
+        return row;
+      } catch (e) { fail(e); return null; }
+    },
+    async update(annotation, payload, what) {
+      try {
+        const row = await put<Annotation>(`${base}/annotations/${annotation.id}`, payload);
+        const previous = payloadOf(annotation);
+        undo.current.push({ what, run: () => put(`${base}/annotations/${annotation.id}`, previous).then(() => undefined) });
+        await reload();
+        return row;
+      } catch (e) { fail(e); return null; }
+    },
+    async remove(annotation, what) {
+      try {
+        await del(`${base}/annotations/${annotation.id}`);
+        const previous = payloadOf(annotation);
+        undo.current.push({ what, run: () => post(`${base}/documents/${annotation.document_id}/annotations`, previous).then(() => undefined) });
+        await reload();
+      } catch (e) { fail(e); }
+    },
+    reject(r) {
+      setRejected((s) => new Set(s).add(`${r.label}:${r.start}:${r.end}`));
+      say(`Rejected ${r.label}.`);
+    },
+  };
+
+  const component = task?.ui_component;
+  const saveSettings = async (change: Partial<MySettings>) => {
+    try { setSettings(await patch<MySettings>(`${base}/me/settings`, change)); } catch (e) { fail(e); }
+  };
+
+  return (
+    <main class="workspace">
+      <header class="bar">
+        <a href="#/projects">Projects</a>
+        <strong>{project.name}</strong>
+        <span class="muted">{task?.title ?? project.task}</span>
+        <span data-testid="progress" class="progress">{progress}</span>
+        {doc && <span class="muted">document #{doc.id}{doc.finished ? " (finished)" : ""}</span>}
+        <span class="grow" />
+        <TrainingIndicator connection={connection} training={training} />
+        <button onClick={back} title="[">Back</button>
+        <button onClick={undoLast} title="Ctrl+Z">Undo</button>
+        <button onClick={next} title="]" data-testid="next">Next ]</button>
+        <button onClick={() => setShowSettings((v) => !v)} title="?">Settings ?</button>
+        {project.role === "owner" && <a href={`#/projects/${projectId}/console`}>Console</a>}
+      </header>
+      {connection === "lost" && <div class="banner" role="alert">Connection lost — reconnecting…</div>}
+      <p class="status" role="status" data-testid="status">{message}</p>
+      {done && <p class="done">All documents are finished. Press <kbd>[</kbd> to go back.</p>}
+      {workspace && component === "ner" && <NerView w={workspace} />}
+      {workspace && component === "re" && <ReView w={workspace} />}
+      {workspace && component === "sa" && <SaView w={workspace} />}
+      {workspace && !["ner", "re", "sa"].includes(component ?? "") &&
+        <p class="error">This UI has no view for the task's component {String(component)}.</p>}
+      {showSettings && (
+        <SettingsPanel settings={settings} labels={labels} appKeys={APP_KEYS} task={component ?? ""}
+          mayShowOthers={project.role === "owner" || project.annotators_see_others}
+          onChange={saveSettings} onClose={() => setShowSettings(false)} />
+      )}
+    </main>
+  );
+}

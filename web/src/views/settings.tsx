@@ -1,0 +1,45 @@
+// The annotator's own settings (which recommendations to see) and the shortcut overview.
+
+import type { Label, MySettings } from "../api";
+import { NER_KEYS } from "./ner";
+import { RE_KEYS } from "./re";
+import { SA_KEYS } from "./sa";
+
+export type KeyHelp = [string, string];
+
+// A function, not a constant: the task views import the workspace, which imports this.
+const taskKeys = (task: string): KeyHelp[] => ({ ner: NER_KEYS, re: RE_KEYS, sa: SA_KEYS } as Record<string, KeyHelp[]>)[task] ?? [];
+
+interface Props {
+  settings: MySettings; labels: Label[]; appKeys: KeyHelp[]; task: string; mayShowOthers: boolean;
+  onChange: (change: Partial<MySettings>) => void; onClose: () => void;
+}
+
+export function SettingsPanel({ settings, labels, appKeys, task, mayShowOthers, onChange, onClose }: Props) {
+  return (
+    <div class="drawer" role="dialog" aria-label="Settings and shortcuts" data-testid="settings">
+      <button class="x close" onClick={onClose} title="Close">×</button>
+      <h3>My settings</h3>
+      <label><input type="checkbox" checked={settings.show_recommendations}
+        onChange={(e) => onChange({ show_recommendations: (e.target as HTMLInputElement).checked })} /> Show recommendations</label>
+      <label>Only recommendations with confidence at least{" "}
+        <input type="number" min={0} max={1} step={0.05} value={settings.min_recommendation_confidence}
+          onChange={(e) => onChange({ min_recommendation_confidence: Number((e.target as HTMLInputElement).value) })} /></label>
+      {mayShowOthers && (
+        <label><input type="checkbox" checked={settings.show_others_annotations}
+          onChange={(e) => onChange({ show_others_annotations: (e.target as HTMLInputElement).checked })} /> Show other annotators' work</label>
+      )}
+      <h3>Shortcuts</h3>
+      <table class="keys">
+        <tbody>
+          {labels.filter((l) => l.shortcut).map((l) => (
+            <tr key={l.id}><td><kbd>{l.shortcut}</kbd></td><td>{l.name} <span class="muted">({l.kind})</span></td></tr>
+          ))}
+          {[...taskKeys(task), ...appKeys].map(([key, what]) => (
+            <tr key={key + what}><td><kbd>{key}</kbd></td><td>{what}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
