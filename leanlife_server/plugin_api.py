@@ -139,6 +139,10 @@ class TaskDefinition:
     parse_annotation: Callable[[Mapping[str, Any], DocumentContext], AnnotationData]
     version: str = "1"
     description: str = ""
+    # Annotation kinds that are a model's input rather than its target (RE: the entity spans
+    # that relations connect). A document counts as labeled only once it has a target-kind
+    # annotation, and examples given to predict() carry their input-kind annotations.
+    input_kinds: tuple[str, ...] = ()
     # evaluate(gold examples, predictions in the same order) -> metrics, e.g. {"f1": 0.8}
     evaluate: Callable[[Sequence[Example], Sequence[DocumentPrediction]], Mapping[str, float]] | None = None
 

@@ -1,7 +1,8 @@
 """The annotation queue: unlabeled documents in the active model's ranking, leased to one
 annotator at a time, without those the model is already sure about.
 
-A document is in a user's queue when nobody has annotated it, the user has not marked it
+A document is in a user's queue when nobody has labeled it (input annotations such as RE's
+imported entities do not count), the user has not marked it
 finished, no other annotator holds an unexpired lease on it, and the active model's
 confidence in it is below the project's ``confidence_threshold``. Documents follow the
 active version's scores (most informative first); documents it has not scored yet come
@@ -20,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from leanlife_server import realtime
 from leanlife_server.db import db
 from leanlife_server.db.models import (
-    Annotation,
     Document,
     DocumentCompletion,
     DocumentLease,
@@ -29,6 +29,7 @@ from leanlife_server.db.models import (
     UncertaintyScore,
     utcnow,
 )
+from leanlife_server.jobs.dataset import annotated
 from leanlife_server.jobs.model_store import active_version
 
 LEASE_ATTEMPTS = 5
@@ -50,7 +51,7 @@ def ranked(project: Project, user_id: int) -> Select:
                                     UncertaintyScore.confidence < project.confidence_threshold))
     query = query.where(
         Document.project_id == project.id,
-        ~exists().where(Annotation.document_id == Document.id),
+        ~annotated(current_app.extensions["leanlife"].tasks.get(project.task).input_kinds),
         ~exists().where(DocumentCompletion.document_id == Document.id,
                         DocumentCompletion.user_id == user_id),
         ~exists().where(DocumentLease.document_id == Document.id, DocumentLease.user_id != user_id,

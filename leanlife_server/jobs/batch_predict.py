@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from flask import current_app
 
 from leanlife_server.db import db
-from leanlife_server.db.models import Document, Job, ModelVersion
+from leanlife_server.db.models import Document, Job, ModelVersion, Project
 from leanlife_server.jobs import set_progress
+from leanlife_server.jobs.dataset import examples_for
 from leanlife_server.jobs.device import resolve_device
 from leanlife_server.jobs.model_store import load_version
 from leanlife_server.jobs.predictions import check_predictions, prediction_json
@@ -27,7 +28,7 @@ def results_path(job_id: int) -> Path:
     return current_app.config["LEANLIFE"].data_dir / "results" / f"predict-{job_id}.jsonl"
 
 
-def _examples(job: Job) -> Iterator[list[Example]]:
+def _examples(job: Job, input_kinds: Sequence[str]) -> Iterator[list[Example]]:
     texts = job.params.get("texts")
     if texts is not None:
         for i in range(0, len(texts), CHUNK):
@@ -38,20 +39,22 @@ def _examples(job: Job) -> Iterator[list[Example]]:
         rows = db.session.execute(db.select(Document.id, Document.text).where(
             Document.project_id == job.project_id, Document.id.in_(ids[i:i + CHUNK]))
             .order_by(Document.id)).all()
-        yield [Example(r.id, r.text) for r in rows]
+        yield examples_for(rows, input_kinds)
 
 
 def run(job_id: int) -> None:
     job = db.session.get(Job, job_id)
     version = db.session.get(ModelVersion, job.params["model_version_id"])
     loaded = load_version(version, resolve_device(job.device))
+    project = db.session.get(Project, job.project_id)
+    input_kinds = current_app.extensions["leanlife"].tasks.get(project.task).input_kinds
     total = len(job.params.get("texts") or job.params.get("document_ids") or [])
     target = results_path(job_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     done = 0
     with tmp.open("w") as out:
-        for chunk in _examples(job):
+        for chunk in _examples(job, input_kinds):
             predictions = loaded.model.predict(chunk)
             check_predictions(version.model, chunk, predictions, loaded.labels)
             for index, prediction in enumerate(predictions, start=done):

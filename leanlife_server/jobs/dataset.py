@@ -1,7 +1,8 @@
 """A project's annotations as a model ``Dataset``: the same for every task.
 
-A labeled document is one somebody annotated or marked finished (a finished document with
-no annotations says "nothing to label here"). Where several annotators labeled a document,
+A labeled document is one somebody annotated with a target-kind annotation or marked
+finished (a finished document with no annotations says "nothing to label here"); annotations
+of the task's ``input_kinds`` (RE's entity spans) travel with the documents as model input. Where several annotators labeled a document,
 the most recently active one's annotations are used, so a model never sees two
 contradicting versions of one document.
 """
@@ -44,43 +45,82 @@ def _latest_annotator(rows: list[Annotation]) -> list[Annotation]:
     return sorted(latest, key=lambda r: r.id)
 
 
-def labeled_examples(project_id: int) -> list[Example]:
-    annotated = exists().where(Annotation.document_id == Document.id)
+def _annotation_rows(query) -> list[Annotation]:
+    return list(db.session.scalars(query.order_by(Annotation.id).options(
+        selectinload(Annotation.label),
+        selectinload(Annotation.explanations).selectinload(Explanation.spans))))
+
+
+def annotated(input_kinds: Sequence[str]):
+    """SQL condition: the document has a target-kind annotation (someone labeled it)."""
+    target = Annotation.kind.not_in(input_kinds) if input_kinds else db.true()
+    return exists().where(Annotation.document_id == Document.id, target)
+
+
+def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[Example]:
+    """Documents with a target annotation, or finished, with the latest annotator's targets
+    and the input annotations (imported, or that annotator's) they build on."""
     finished = exists().where(DocumentCompletion.document_id == Document.id)
     documents = db.session.execute(db.select(Document.id, Document.text).where(
-        Document.project_id == project_id, or_(annotated, finished)).order_by(Document.id)).all()
-    rows = db.session.scalars(
-        db.select(Annotation).where(Annotation.project_id == project_id)
-        .options(selectinload(Annotation.label),
-                 selectinload(Annotation.explanations).selectinload(Explanation.spans)))
+        Document.project_id == project_id, or_(annotated(input_kinds), finished)).order_by(Document.id)).all()
     by_document: dict[int, list[Annotation]] = defaultdict(list)
-    for row in rows:
+    for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id)):
         by_document[row.document_id].append(row)
-    return [Example(doc.id, doc.text, tuple(map(_annotation_data, _latest_annotator(by_document[doc.id]))))
-            for doc in documents]
+    examples = []
+    for doc in documents:
+        rows = by_document[doc.id]
+        targets = _latest_annotator([r for r in rows if r.kind not in input_kinds])
+        users = {None} | {r.user_id for r in targets}
+        inputs = [r for r in rows if r.kind in input_kinds and (not targets or r.user_id in users)]
+        examples.append(Example(doc.id, doc.text,
+                                tuple(map(_annotation_data, sorted(inputs + targets, key=lambda r: r.id)))))
+    return examples
 
 
-def unlabeled_chunks(project_id: int, size: int = CHUNK) -> Iterator[list[Example]]:
-    """Documents nobody annotated or finished, in id order, ``size`` at a time."""
-    annotated = exists().where(Annotation.document_id == Document.id)
+def input_annotations(document_ids: Sequence[int], input_kinds: Sequence[str]
+                      ) -> dict[int, tuple[AnnotationData, ...]]:
+    """Each document's input-kind annotations, one per (kind, label, offsets) whoever made it."""
+    if not input_kinds or not document_ids:
+        return {}
+    seen: set[tuple] = set()
+    found: dict[int, list[AnnotationData]] = defaultdict(list)
+    for row in _annotation_rows(db.select(Annotation).where(
+            Annotation.document_id.in_(document_ids), Annotation.kind.in_(input_kinds))):
+        key = (row.document_id, row.kind, row.label_id, row.start, row.end)
+        if key not in seen:
+            seen.add(key)
+            found[row.document_id].append(_annotation_data(row))
+    return {document_id: tuple(rows) for document_id, rows in found.items()}
+
+
+def examples_for(rows: Sequence, input_kinds: Sequence[str]) -> list[Example]:
+    """(id, text) rows as examples to predict on, carrying their input annotations."""
+    inputs = input_annotations([r.id for r in rows], input_kinds)
+    return [Example(r.id, r.text, inputs.get(r.id, ())) for r in rows]
+
+
+def unlabeled_chunks(project_id: int, input_kinds: Sequence[str] = (),
+                     size: int = CHUNK) -> Iterator[list[Example]]:
+    """Documents without target annotations and not finished, in id order, ``size`` at a time."""
+    labeled = annotated(input_kinds)
     finished = exists().where(DocumentCompletion.document_id == Document.id)
     after = 0
     while True:
         rows = db.session.execute(db.select(Document.id, Document.text).where(
-            Document.project_id == project_id, Document.id > after, ~annotated, ~finished)
+            Document.project_id == project_id, Document.id > after, ~labeled, ~finished)
             .order_by(Document.id).limit(size)).all()
         if not rows:
             return
-        yield [Example(r.id, r.text) for r in rows]
+        yield examples_for(rows, input_kinds)
         after = rows[-1].id
 
 
-def build_dataset(project: Project) -> Dataset:
+def build_dataset(project: Project, input_kinds: Sequence[str] = ()) -> Dataset:
     labels = dict(db.session.execute(db.select(Label.name, Label.kind)
                                      .where(Label.project_id == project.id)).all())
-    unlabeled = [example for chunk in unlabeled_chunks(project.id) for example in chunk]
+    unlabeled = [example for chunk in unlabeled_chunks(project.id, input_kinds) for example in chunk]
     return Dataset(task=project.task, labels=labels, explanation_kind=project.explanation_kind,
-                   labeled=labeled_examples(project.id), unlabeled=unlabeled)
+                   labeled=labeled_examples(project.id, input_kinds), unlabeled=unlabeled)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from leanlife_server.active.scoring import Scorer, document_confidence
 from leanlife_server.db import db
 from leanlife_server.db.models import Recommendation, UncertaintyScore
-from leanlife_server.plugin_api import SPAN, AnnotationData, DocumentPrediction, Example
+from leanlife_server.plugin_api import RELATION, SPAN, AnnotationData, DocumentPrediction, Example
 
 
 class PredictionError(ValueError):
@@ -24,6 +24,7 @@ def check_predictions(model_name: str, examples: Sequence[Example],
                               f"for {len(examples)} documents")
     for i, (example, prediction) in enumerate(zip(examples, predictions)):
         where = f"model {model_name!r}, prediction {i} (document {example.document_id})"
+        entity_ids = {a.id for a in example.annotations if a.kind == SPAN}
         for j, annotation in enumerate(prediction.annotations):
             if labels.get(annotation.label) != annotation.kind:
                 raise PredictionError(f"{where}, annotation {j}: label {annotation.label!r} is not "
@@ -33,6 +34,10 @@ def check_predictions(model_name: str, examples: Sequence[Example],
                     and 0 <= annotation.start < annotation.end <= len(example.text)):
                 raise PredictionError(f"{where}, annotation {j}: span [{annotation.start}, "
                                       f"{annotation.end}) is outside the text ({len(example.text)} chars)")
+            if annotation.kind == RELATION and not {annotation.subject_id, annotation.object_id} <= entity_ids:
+                raise PredictionError(f"{where}, annotation {j}: relation between annotations "
+                                      f"{annotation.subject_id} and {annotation.object_id}, which are "
+                                      f"not entity spans of the document")
             if annotation.confidence is not None and not 0.0 <= annotation.confidence <= 1.0:
                 raise PredictionError(f"{where}, annotation {j}: confidence {annotation.confidence} "
                                       f"is not between 0 and 1")

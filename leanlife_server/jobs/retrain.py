@@ -66,16 +66,18 @@ def evaluate(task: TaskDefinition, model: Model, model_name: str, labels: Mappin
              heldout: Sequence[Example]) -> dict[str, float]:
     if not heldout:
         return {}
-    predictions = model.predict([Example(e.document_id, e.text) for e in heldout])
+    inputs = [Example(e.document_id, e.text, tuple(a for a in e.annotations if a.kind in task.input_kinds))
+              for e in heldout]
+    predictions = model.predict(inputs)
     check_predictions(model_name, heldout, predictions, labels)
     return dict((task.evaluate or micro_f1)(heldout, predictions))
 
 
-def _predict_unlabeled(job: Job, project: Project, model: Model, version_id: int,
+def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: Model, version_id: int,
                        labels: Mapping[str, str], total: int) -> None:
     scorer = strategy_for(project)
     done = 0
-    for chunk in unlabeled_chunks(project.id):
+    for chunk in unlabeled_chunks(project.id, task.input_kinds):
         predictions = model.predict(chunk)
         check_predictions(project.model, chunk, predictions, labels)
         documents = store_recommendations(version_id, predictions, scorer)
@@ -95,7 +97,7 @@ def run(job_id: int) -> None:
         raise ValueError(f"project {project.id} has no model (or model {project.model!r} is not "
                          f"installed); set one with PATCH .../settings {{\"model\": ...}}")
     task = plugins.tasks.get(project.task)
-    data = build_dataset(project)
+    data = build_dataset(project, task.input_kinds)
     if not data.labeled:
         raise ValueError("there are no labeled documents to train on yet")
     split = split_heldout(data)
@@ -111,7 +113,7 @@ def run(job_id: int) -> None:
     metrics = {"train": dict(train_metrics or {}),
                "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
     version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
-    _predict_unlabeled(job, project, model, version.id, data.labels, len(data.unlabeled))
+    _predict_unlabeled(job, project, task, model, version.id, data.labels, len(data.unlabeled))
     version = activate(project.id, version.id)
     job = db.session.get(Job, job_id)
     job.model_version_id = version.id

@@ -54,6 +54,7 @@ RE = TaskDefinition(
     title="Relation extraction",
     label_kinds=(RELATION, SPAN),
     explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
+    input_kinds=(SPAN,),
     ui_component="re",
     parse_annotation=parse_relation_or_entity,
     description="Directed relations between entity spans; explanations are sentences.",

