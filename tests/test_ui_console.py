@@ -118,7 +118,7 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
     for words, label in (("Tim Cook", "PER"), ("Apple", "ORG")):
         server.rest["anna"]("POST", f"/projects/{re}/documents/{re_doc['id']}/annotations",
                             {"label": label, **offsets(RE_DOC, words)})
-    anna.goto(f"{server.url}/#/projects/{re}/annotate")
+    anna.goto(f"{server.url}/#/projects/{re}/annotate/{re_doc['id']}")
     token(anna, "Tim").click()
     token(anna, "Apple").click()
     anna.click("[data-label=works_for]")

@@ -119,6 +119,8 @@ def test_a_worker_pushes_recommendations_that_are_accepted_with_one_key(live_sta
     shown_after = time.monotonic() - policy_fired
     assert page.evaluate("window.loadedOnce") is True, "the recommendations came without a reload"
     assert page.locator("[data-testid=doctext] .tok.rec").count() > 0, "dashed spans in the text"
+    # Recommendations are pushed as they are stored; the version is activated just after.
+    page.locator("[data-testid=training]", has_text="model v").wait_for()
     version = rest["admin"]("GET", f"/projects/{pid}/model")["active_version"]
     assert version is not None and version["data_counts"]["annotations"] == EVERY_N, version
     assert "leanlife_server.jobs.retrain:run" in worker.output(), "the worker ran the training job"
@@ -127,7 +129,7 @@ def test_a_worker_pushes_recommendations_that_are_accepted_with_one_key(live_sta
     assert (first["label"], OPEN[first["start"]:first["end"]]) == ("PER", "green"), "the model learned"
     assert f"PER {round(first['confidence'] * 100)}%" in pushed.inner_text()
     assert first["evidence"] == {"triggers": ["mr"]} and "⚑ mr" in pushed.inner_text()
-    page.locator("[data-testid=training]", has_text=f"model v{version['id']}").wait_for()
+    assert f"model v{version['id']}" in page.locator("[data-testid=training]").inner_text()
     page.screenshot(path=str(shots / "recommendation.png"))
 
     page.keyboard.press("Enter")  # accepts the highlighted (first) recommendation
