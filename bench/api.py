@@ -254,11 +254,15 @@ def set_up_project(base: str, documents: list[BenchDocument],
 
 
 def annotate(session: requests.Session, projects: str, documents: list[BenchDocument],
-             seed: int, warm_up_until: float, stop_at: float, result: RunResult) -> None:
-    """One annotator: fetch a document, save one of its entities with a trigger, repeat."""
+             seed: int, warm_up_until: float, stop_at: float, result: RunResult,
+             think_ms: float = 0.0) -> None:
+    """One annotator: fetch a document, save one of its entities with a trigger, pause for an
+    exponentially distributed think time of mean ``think_ms`` (0: none), repeat."""
     rng = random.Random(seed)
     latencies: list[float] = []
     while True:
+        if think_ms:
+            time.sleep(min(rng.expovariate(1000.0 / think_ms), max(0.0, stop_at - time.perf_counter())))
         document = rng.choice(documents)
         entity = rng.choice(document.entities)
         body = {"label": entity.label, "start": entity.start, "end": entity.end,
@@ -280,13 +284,14 @@ def annotate(session: requests.Session, projects: str, documents: list[BenchDocu
 
 
 def run_load(base: str, server_pid: int, project_id: int, sessions: list[requests.Session],
-             documents: list[BenchDocument], clients: int, seconds: float, database: str) -> RunResult:
+             documents: list[BenchDocument], clients: int, seconds: float, database: str,
+             think_ms: float = 0.0) -> RunResult:
     warm_up = min(2.0, seconds / 5)
     result = RunResult(database, clients, seconds)
     start = time.perf_counter()
     threads = [threading.Thread(target=annotate, args=(
         sessions[n], f"{base}/projects/{project_id}", documents, n, start + warm_up,
-        start + warm_up + seconds, result)) for n in range(clients)]
+        start + warm_up + seconds, result, think_ms)) for n in range(clients)]
     for thread in threads:
         thread.start()
     time.sleep(warm_up)
@@ -309,7 +314,7 @@ def bench_database(database: str, args: argparse.Namespace,
             results = []
             for clients in args.clients:
                 results.append(run_load(base, server_pid, project_id, sessions, annotatable,
-                                        clients, args.seconds, database))
+                                        clients, args.seconds, database, args.think_ms))
                 print(format_row(results[-1]), flush=True)
             return results
 
@@ -341,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="CoNLL-2003 file to build texts from")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES,
                         help="a PostgreSQL server URL (any database; the bench creates its own)")
+    parser.add_argument("--think-ms", type=float, default=0.0,
+                        help="mean pause of an annotator between a save and the next fetch "
+                             "(exponential); 0 sends the next request at once (closed loop)")
     parser.add_argument("--workers", type=int, default=1, help="passed to leanlife serve")
     parser.add_argument("--threads", type=int, default=32, help="passed to leanlife serve")
     args = parser.parse_args(argv)
