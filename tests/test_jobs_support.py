@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import requests
@@ -178,3 +178,14 @@ def sentiment_project(owner, documents: int = 40, policy: dict | None = None, co
 
 def gold_label(text: str) -> str:
     return "pos" if any(text.startswith(t) for t in test_jobs_toy_models.POSITIVE) else "neg"
+
+
+@pytest.fixture
+def live_server(app, database_url, tmp_path) -> Iterator[str]:
+    """A real `leanlife serve` process on the test database; the URL. Uses the test module's
+    ``app`` fixture, so its tables are emptied first."""
+    env = process_env(tmp_path, {"database_url": database_url, "data_dir": tmp_path / "data",
+                                 "secret_key": "test-secret"})
+    process, url = start_server(env, tmp_path)
+    yield url
+    process.kill()

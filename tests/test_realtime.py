@@ -10,21 +10,12 @@ import socketio
 from tests import test_jobs_toy_models
 from tests.conftest import PASSWORD
 from tests.test_jobs_redis import annotate, sa_project
-from tests.test_jobs_support import Api, Listener, process_env, start_server
+from tests.test_jobs_support import Api, Listener, live_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def app(make_app):
     return make_app(extra_plugins=[test_jobs_toy_models])
-
-
-@pytest.fixture
-def server(app, database_url, tmp_path):
-    env = process_env(tmp_path, {"database_url": database_url, "data_dir": tmp_path / "data",
-                                 "secret_key": "test-secret"})
-    process, url = start_server(env, tmp_path)
-    yield url
-    process.kill()
 
 
 def refused(url: str, **connect) -> bool:
@@ -37,27 +28,27 @@ def refused(url: str, **connect) -> bool:
     return False
 
 
-def test_connections_authenticate_and_hear_only_their_rooms(server, make_caller):
+def test_connections_authenticate_and_hear_only_their_rooms(live_server, make_caller):
     owner, ann, bob = make_caller("owner"), make_caller("ann"), make_caller("bob")
-    assert refused(server), "anonymous connections are refused"
-    assert refused(server, auth={"token": "ll_not-a-token"})
+    assert refused(live_server), "anonymous connections are refused"
+    assert refused(live_server, auth={"token": "ll_not-a-token"})
     login = requests.Session()
-    assert login.post(f"{server}/api/v1/auth/login", json={"username": "ann", "password": PASSWORD}).ok
+    assert login.post(f"{live_server}/api/v1/auth/login", json={"username": "ann", "password": PASSWORD}).ok
     cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
-    assert not refused(server, headers={"Cookie": cookie}), "a browser session cookie is enough"
+    assert not refused(live_server, headers={"Cookie": cookie}), "a browser session cookie is enough"
 
-    api = Api(server, owner.token)
+    api = Api(live_server, owner.token)
     project = sa_project(api, 12, {"mode": "manual"}, strategy="random")
     for username in ("ann", "bob"):
         assert api.post(f"/api/v1/projects/{project['id']}/members",
                         json={"username": username, "role": "annotator"}).status_code == 201
-    viewer, owner_listener = Listener(server, ann.token), Listener(server, owner.token)
+    viewer, owner_listener = Listener(live_server, ann.token), Listener(live_server, owner.token)
     try:
         document_id = project["documents"][0][0]
         assert viewer.client.call("view", {"project_id": project["id"], "document_id": document_id}) == {"ok": True}
         assert viewer.join(project["id"]) == {"ok": True}
         assert owner_listener.join(project["id"]) == {"ok": True}
-        annotate(Api(server, bob.token), project, 0)
+        annotate(Api(live_server, bob.token), project, 0)
         changed = viewer.wait_for("document_changed")
         assert (changed["document_id"], changed["user_id"], changed["action"]) == (document_id, bob.user_id, "saved")
         assert "annotation" not in changed, "annotators who may not see others' work get no content"

@@ -3,19 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
 
-from tests.test_jobs_support import Api, Listener, process_env, start_server
+from tests.test_jobs_support import Api, Listener, live_server  # noqa: F401  (fixture)
 from tests.test_triggerner import SMALL, synthetic_examples
-
-
-@pytest.fixture
-def server(app, database_url, tmp_path):
-    env = process_env(tmp_path, {"database_url": database_url, "data_dir": tmp_path / "data",
-                                 "secret_key": "test-secret"})
-    process, url = start_server(env, tmp_path)
-    yield url
-    process.kill()
 
 
 def annotation_payload(annotation) -> dict:
@@ -24,8 +14,8 @@ def annotation_payload(annotation) -> dict:
                              for e in annotation.explanations]}
 
 
-def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(server, make_caller):
-    api = Api(server, make_caller("owner").token)
+def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(live_server, make_caller):
+    api = Api(live_server, make_caller("owner").token)
     project = api.post("/api/v1/projects", json={"name": "people and places", "task": "ner",
                                                  "explanation_kind": "trigger"}).json()
     base = f"/api/v1/projects/{project['id']}"
@@ -42,7 +32,7 @@ def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(ser
             r = api.post(f"{base}/documents/{document_id}/annotations", json=annotation_payload(annotation))
             assert r.status_code == 201, r.text
 
-    listener = Listener(server, api.session.headers["Authorization"].split()[1])
+    listener = Listener(live_server, api.session.headers["Authorization"].split()[1])
     try:
         assert listener.join(project["id"]) == {"ok": True}
         assert api.post(f"{base}/model/train").status_code == 202
