@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from tests.test_jobs_support import Api, Listener, live_server  # noqa: F401  (fixture)
 from tests.test_triggerner import SMALL, synthetic_examples
 
