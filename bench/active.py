@@ -190,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="ner,sa")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--pool", type=int, default=None, help="unlabeled pool size (default: ner 1500, sa 500)")
+    parser.add_argument("--pool", type=int, default=None, help="unlabeled pool size (default: ner 3000, sa 500)")
     parser.add_argument("--test", type=int, default=None, help="test set size (default: ner 1000, sa 400)")
-    parser.add_argument("--seed-size", type=int, default=None, help="first labels, random (default: ner 40, sa 20)")
-    parser.add_argument("--step", type=int, default=None, help="labels per round (default: ner 40, sa 20)")
+    parser.add_argument("--seed-size", type=int, default=None, help="first labels, random (default: ner 100, sa 20)")
+    parser.add_argument("--step", type=int, default=None, help="labels per round (default: ner 100, sa 20)")
     parser.add_argument("--rounds", type=int, default=None, help="points per curve (default: ner 8, sa 6)")
     parser.add_argument("--strategies", default=None, help="comma separated (default: ner mnlp, sa entropy)")
     parser.add_argument("--seeds", default="0")
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=None, help="write the curves as JSON here")
     parser.add_argument("--plot-dir", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
-    defaults = {"ner": {"pool": 1500, "test": 1000, "seed_size": 40, "step": 40, "rounds": 8},
+    defaults = {"ner": {"pool": 3000, "test": 1000, "seed_size": 100, "step": 100, "rounds": 8},
                 "sa": {"pool": 500, "test": 400, "seed_size": 20, "step": 20, "rounds": 6}}
 
     import torch

@@ -1,25 +1,26 @@
 """The live loop's speed: retraining round trip, prediction throughput, online predict latency.
 
 (1) **loop**: a real ``leanlife serve`` (embedded: jobs run in-process; or, with ``--redis``,
-a real ``leanlife worker`` on Redis) holds a sentiment project of ``--documents`` rt_polarity
-reviews with a small model and the policy "retrain every N annotations". Annotations go in
-through the API; a real Socket.IO client in the project's room timestamps the events that
-follow the annotation which fires the policy: ``job`` states, ``recommendations`` (one event
-per chunk of up to 500 documents), ``model`` and ``queue``. Each round annotates N more
-documents; the first round pays the server's cold start (importing torch, loading the
-checkpoint), later rounds do not.
+a real ``leanlife worker`` on Redis) holds a project of ``--documents`` documents with a small
+model and the policy "retrain every N annotations": by default NER on CoNLL-2003 sentences
+with ``bilstm_crf.v1`` (GloVe BiLSTM-CRF), or ``--task sa``, rt_polarity reviews with
+``transformer_sa.v1`` (MiniLM). Gold annotations go in through the API; a real Socket.IO
+client in the project's room timestamps the events that follow the annotation which fires the
+policy: ``job`` states and progress, ``recommendations`` (one event per chunk of up to 500
+documents), ``model`` and ``queue``. Each round saves N more annotations; the first round
+pays the server's cold start (importing torch, loading embeddings), later rounds do not.
 (2) **latency**: ``POST .../model/predict`` with one sentence, one request at a time, against
 the model version that (1) trained; p50 and p99.
-(3) **throughput**: the project's model plugin (through its definition) predicts
-``--sentences`` unlabeled sentences and the query strategy plugin scores them, in this process,
-on ``--device``.
+(3) **throughput**: the SA model plugin (``--throughput-model``, MiniLM by default), built
+through its definition, predicts ``--sentences`` unlabeled rt_polarity sentences and the
+``entropy`` strategy plugin scores them, in this process, on ``--device``.
 
     python bench/loop.py                                  # all three, embedded server, CPU
-    python bench/loop.py --redis                          # (1) and (2) through leanlife worker
+    python bench/loop.py --redis --parts loop,latency     # jobs in a leanlife worker on Redis
+    python bench/loop.py --task sa --parts loop,latency   # the loop with MiniLM
     python bench/loop.py --parts throughput --device cuda --sentences 100000
 
-Reads ``../shared/data/rt_polarity`` (``--data``). The server and this client share the
-machine's cores.
+Reads ``../shared/data`` (``--data``). The server and this client share the machine's cores.
 """
 
 from __future__ import annotations
@@ -45,20 +46,31 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
 
-from bench.api import PASSWORD, _ok, _wait_until_healthy, free_port, leanlife_command, session_for  # noqa: E402
+from bench.api import (  # noqa: E402
+    PASSWORD,
+    _ok,
+    _wait_until_healthy,
+    build_documents,
+    free_port,
+    leanlife_command,
+    session_for,
+)
 
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "rt_polarity"
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 LABELS = ("pos", "neg")
+NER_LABELS = ("PER", "LOC", "ORG", "MISC")
+DEFAULT_MODELS = {"sa": ("transformer_sa.v1", {"epochs": 1, "max_length": 64}, "entropy"),
+                  "ner": ("bilstm_crf.v1", {"epochs": 5}, "mnlp")}
 PARTS = ("loop", "latency", "throughput")
 
 
 def read_reviews(data: Path) -> list[tuple[str, str]]:
     """(text, gold label) pairs, positives and negatives interleaved."""
-    files = {label: data / f"rt-polarity.{label}" for label in LABELS}
+    files = {label: data / "rt_polarity" / f"rt-polarity.{label}" for label in LABELS}
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
-        raise SystemExit(f"missing {', '.join(missing)}: point --data at the rt_polarity folder")
+        raise SystemExit(f"missing {', '.join(missing)}: point --data at the shared data folder")
     texts = {label: path.read_text(encoding="latin-1").splitlines() for label, path in files.items()}
     return [(text, label) for pair in zip(texts["pos"], texts["neg"]) for text, label in zip(pair, LABELS)]
 
@@ -86,12 +98,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def live_server(redis_url: str | None) -> Iterator[str]:
+def live_server(redis_url: str | None, torch_threads: int) -> Iterator[str]:
     """``leanlife serve`` in a fresh data dir (SQLite), plus ``leanlife worker`` when Redis is
     used (same data dir, a private Redis prefix); yields the API base URL."""
     with tempfile.TemporaryDirectory(prefix="leanlife-bench-loop-") as data_dir, ExitStack() as stack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEANLIFE_")}
         env["LEANLIFE_DATA_DIR"] = data_dir
+        env["OMP_NUM_THREADS"] = str(torch_threads)  # torch's CPU threads in the server and worker
         if redis_url:
             env["LEANLIFE_REDIS_URL"] = redis_url
             env["LEANLIFE_REDIS_PREFIX"] = f"leanlife-bench-{uuid.uuid4().hex[:8]}"
@@ -142,12 +155,38 @@ class Listener:
 
 
 @dataclass
+class Corpus:
+    """A project's content: labels (name, kind), document texts, and the gold annotations in
+    the order the simulated annotator saves them, as (document index, POST body)."""
+
+    task: str
+    labels: list[tuple[str, str]]
+    texts: list[str]
+    annotations: list[tuple[int, dict]]
+
+
+def sa_corpus(reviews: list[tuple[str, str]], documents: int) -> Corpus:
+    chosen = reviews[:documents]
+    return Corpus("sa", [(label, "document") for label in LABELS], [text for text, _ in chosen],
+                  [(i, {"label": label}) for i, (_, label) in enumerate(chosen)])
+
+
+def ner_corpus(data: Path, documents: int) -> Corpus:
+    """CoNLL-2003 training sentences, one a document; every entity is one annotation."""
+    chosen = build_documents(data / "conll2003" / "train.txt", documents, sentences_per_document=1)
+    annotations = [(i, {"label": e.label, "start": e.start, "end": e.end})
+                   for i, document in enumerate(chosen) for e in document.entities]
+    return Corpus("ner", [(label, "span") for label in NER_LABELS], [d.text for d in chosen], annotations)
+
+
+@dataclass
 class Round:
     """Seconds from the firing annotation's POST to each event."""
 
     labeled: int
     annotate_ms: float
     running: float = 0.0
+    trained: float = 0.0
     first_recommendations: float = 0.0
     all_recommendations: float = 0.0
     model: float = 0.0
@@ -162,34 +201,35 @@ class Project:
     session: requests.Session
     token: str
     id: int
-    documents: list[tuple[int, str]]  # (document id, gold label)
+    corpus: Corpus
+    document_ids: list[int]
+    annotated: set[int] = field(default_factory=set)  # document indexes
 
     @property
     def url(self) -> str:
         return f"{self.base}/projects/{self.id}"
 
-    def annotate(self, index: int) -> float:
-        """Label document ``index`` with its gold label; the request's milliseconds."""
-        document_id, gold = self.documents[index]
+    def annotate(self, number: int) -> float:
+        """Save the corpus's annotation ``number``; the request's milliseconds."""
+        index, body = self.corpus.annotations[number]
         began = time.perf_counter()
-        _ok(self.session.post(f"{self.url}/documents/{document_id}/annotations", json={"label": gold}))
+        _ok(self.session.post(f"{self.url}/documents/{self.document_ids[index]}/annotations", json=body))
+        self.annotated.add(index)
         return (time.perf_counter() - began) * 1000
 
 
-def create_project(base: str, reviews: list[tuple[str, str]], documents: int, model: str,
-                   config: dict, every_n: int, strategy: str) -> Project:
+def create_project(base: str, corpus: Corpus, model: str, config: dict, every_n: int, strategy: str) -> Project:
     session = session_for(base, "admin")
     token = session.headers["Authorization"].removeprefix("Bearer ")
-    project = _ok(session.post(f"{base}/projects", json={"name": "bench loop", "task": "sa",
+    project = _ok(session.post(f"{base}/projects", json={"name": "bench loop", "task": corpus.task,
                                                          "explanation_kind": "none"}))
     url = f"{base}/projects/{project['id']}"
-    for label in LABELS:
-        _ok(session.post(f"{url}/labels", json={"name": label, "kind": "document"}))
-    chosen = reviews[:documents]
-    saved = _ok(session.post(f"{url}/documents", json={"documents": [{"text": t} for t, _ in chosen]}))["items"]
+    for name, kind in corpus.labels:
+        _ok(session.post(f"{url}/labels", json={"name": name, "kind": kind}))
+    saved = _ok(session.post(f"{url}/documents", json={"documents": [{"text": t} for t in corpus.texts]}))["items"]
     _ok(session.patch(f"{url}/settings", json={"model": model, "model_config": config, "query_strategy": strategy,
                                                 "retrain_policy": {"mode": "every_n", "n": every_n}}))
-    return Project(base, session, token, project["id"], [(row["id"], label) for row, (_, label) in zip(saved, chosen)])
+    return Project(base, session, token, project["id"], corpus, [row["id"] for row in saved])
 
 
 def _recommended(events, version: int) -> int:
@@ -198,13 +238,14 @@ def _recommended(events, version: int) -> int:
 
 
 def timed_round(project: Project, listener: Listener, first: int, every_n: int, timeout: float) -> Round:
-    """Annotate ``every_n`` documents from ``first``; time the events after the last one."""
-    for index in range(first, first + every_n - 1):
-        project.annotate(index)
+    """Save ``every_n`` annotations from number ``first``; time the events after the last one."""
+    for number in range(first, first + every_n - 1):
+        project.annotate(number)
     seen = len(listener.events)
     began = time.perf_counter()
-    result = Round(first + every_n, project.annotate(first + every_n - 1))
-    unlabeled = len(project.documents) - result.labeled
+    annotate_ms = project.annotate(first + every_n - 1)
+    result = Round(len(project.annotated), annotate_ms)
+    unlabeled = len(project.document_ids) - result.labeled
 
     def finished(events) -> dict | None:
         return next((d for _, n, d in events[seen:] if n == "job" and d["state"] in ("finished", "failed")), None)
@@ -222,6 +263,8 @@ def timed_round(project: Project, listener: Listener, first: int, every_n: int, 
         return next(t for t, n, d in events if predicate(n, d)) - began
 
     result.running = at(lambda n, d: n == "job" and d["state"] == "running")
+    # Training ends with a progress report at the training share of the bar (0.8).
+    result.trained = at(lambda n, d: n == "job" and d["result"].get("stage") == "training" and d["progress"] >= 0.799)
     recommendation_times = [t - began for t, n, d in events
                             if n == "recommendations" and d["model_version_id"] == version]
     result.first_recommendations, result.all_recommendations = recommendation_times[0], recommendation_times[-1]
@@ -279,14 +322,14 @@ def throughput(reviews: list[tuple[str, str]], model_name: str, config: dict, st
 
 def print_loop(rounds: list[Round], mode: str) -> None:
     print(f"\n(1) annotation that fires the policy -> events over Socket.IO ({mode}), seconds")
-    print("| round | labeled | POST ms | job running | first recommendations | all recommendations "
-          "(documents) | model | queue | held-out accuracy |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| round | labeled documents | POST ms | job running | trained | first recommendations "
+          "| all recommendations (documents) | model | queue | held-out score |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for number, r in enumerate(rounds, start=1):
-        accuracy = r.heldout.get("accuracy")
+        score = r.heldout.get("accuracy", r.heldout.get("f1"))
         print(f"| {number}{' (cold)' if number == 1 else ''} | {r.labeled} | {r.annotate_ms:.0f} | {r.running:.2f} | "
-              f"{r.first_recommendations:.2f} | {r.all_recommendations:.2f} ({r.recommended}) | {r.model:.2f} | "
-              f"{r.queue:.2f} | {'-' if accuracy is None else f'{accuracy:.2f}'} |")
+              f"{r.trained:.2f} | {r.first_recommendations:.2f} | {r.all_recommendations:.2f} ({r.recommended}) | "
+              f"{r.model:.2f} | {r.queue:.2f} | {'-' if score is None else f'{score:.2f}'} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--redis", nargs="?", const=DEFAULT_REDIS, default=None, metavar="URL",
                         help=f"run jobs in a leanlife worker on Redis (default URL {DEFAULT_REDIS})")
-    parser.add_argument("--model", default="transformer_sa.v1")
-    parser.add_argument("--config", default='{"epochs": 1, "max_length": 64}',
-                        help="model_config as JSON, merged over the model's defaults")
-    parser.add_argument("--strategy", default="entropy")
+    parser.add_argument("--task", choices=sorted(DEFAULT_MODELS), default="ner",
+                        help="the loop's and latency's project: ner, CoNLL-2003 sentences; sa, rt_polarity reviews")
+    parser.add_argument("--model", default=None, help="default: ner bilstm_crf.v1, sa transformer_sa.v1")
+    parser.add_argument("--config", default=None, help="model_config as JSON, merged over the model's "
+                        "defaults (default: sa {\"epochs\": 1, \"max_length\": 64}, ner {\"epochs\": 5})")
+    parser.add_argument("--strategy", default=None, help="query strategy (default: sa entropy, ner mnlp)")
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--every-n", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="policy firings to time")
@@ -306,17 +351,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="online predictions to time")
     parser.add_argument("--sentences", type=int, default=100_000, help="sentences to score for throughput")
     parser.add_argument("--device", default="cpu", help="throughput device: cpu, cuda, cuda:N")
+    parser.add_argument("--throughput-model", default="transformer_sa.v1", help="an SA model plugin")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch CPU threads of the server, the worker and the throughput run (on 2 "
+                             "shared cores, two threads per process oversubscribe them and run slower)")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     if parts - set(PARTS):
         parser.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {PARTS}")
-    config = json.loads(args.config)
+    model, config, strategy = DEFAULT_MODELS[args.task]
+    model, strategy = args.model or model, args.strategy or strategy
+    config = json.loads(args.config) if args.config else config
     reviews = read_reviews(args.data)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
 
     if parts & {"loop", "latency"}:
-        with live_server(args.redis) as base:
-            project = create_project(base, reviews, args.documents, args.model, config, args.every_n, args.strategy)
+        with live_server(args.redis, args.torch_threads) as base:
+            corpus = sa_corpus(reviews, args.documents) if args.task == "sa" else ner_corpus(args.data, args.documents)
+            project = create_project(base, corpus, model, config, args.every_n, strategy)
             listener = Listener(base, project.token, project.id)
             try:
                 rounds = [timed_round(project, listener, r * args.every_n, args.every_n, args.timeout)
@@ -324,17 +376,21 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 listener.close()
             if "loop" in parts:
-                print_loop(rounds, "leanlife worker on Redis" if args.redis else "embedded, in-process jobs")
+                print_loop(rounds, f"{args.task}, {model}, {len(corpus.texts)} documents, "
+                                   f"{'leanlife worker on Redis' if args.redis else 'embedded, in-process jobs'}")
             if "latency" in parts:
-                texts = [text for text, _ in reviews[args.documents:args.documents + 1000]]
-                latencies = online_latency(project, texts, args.requests, warm_up=20)
+                latencies = online_latency(project, corpus.texts, args.requests, warm_up=20)
                 print(f"\n(2) online POST .../model/predict, one sentence, {len(latencies)} requests: "
                       f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
                       f"mean {statistics.mean(latencies):.1f} ms")
     if "throughput" in parts:
-        result = throughput(reviews, args.model, config, args.strategy, args.sentences, args.device)
-        print(f"\n(3) {args.model} on {args.device}: {result['sentences']} sentences predicted in "
-              f"{result['predict_s']:.1f} s and scored ({args.strategy}) in {result['score_s']:.2f} s: "
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+        _, sa_config, sa_strategy = DEFAULT_MODELS["sa"]
+        result = throughput(reviews, args.throughput_model, sa_config, sa_strategy, args.sentences, args.device)
+        print(f"\n(3) {args.throughput_model} on {args.device}: {result['sentences']} sentences predicted in "
+              f"{result['predict_s']:.1f} s and scored ({sa_strategy}) in {result['score_s']:.2f} s: "
               f"{result['per_second']:.0f} sentences/s")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
