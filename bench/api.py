@@ -192,7 +192,7 @@ def leanlife_server(database_url: str | None, serve_args: list[str]) -> Iterator
                                   env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}/api/v1"
         try:
-            _wait_until_healthy(base, server, log)
+            wait_until_healthy(base, server, log)
             yield base, server.pid
         finally:
             server.terminate()
@@ -200,7 +200,7 @@ def leanlife_server(database_url: str | None, serve_args: list[str]) -> Iterator
             log.close()
 
 
-def _wait_until_healthy(base: str, server: subprocess.Popen, log) -> None:
+def wait_until_healthy(base: str, server: subprocess.Popen, log) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -223,7 +223,7 @@ def session_for(base: str, username: str) -> requests.Session:
     return session
 
 
-def _ok(response: requests.Response) -> dict:
+def ok_json(response: requests.Response) -> dict:
     if not response.ok:
         raise SystemExit(f"{response.request.method} {response.url}: {response.status_code} {response.text}")
     return response.json()
@@ -233,22 +233,22 @@ def set_up_project(base: str, documents: list[BenchDocument],
                    annotators: int) -> tuple[int, list[requests.Session]]:
     """An NER project with trigger explanations, its labels, documents and annotators."""
     admin = session_for(base, "admin")
-    project = _ok(admin.post(f"{base}/projects", json={"name": "bench", "task": "ner",
+    project = ok_json(admin.post(f"{base}/projects", json={"name": "bench", "task": "ner",
                                                        "explanation_kind": "trigger"}))
     projects = f"{base}/projects/{project['id']}"
     for name in LABELS:
-        _ok(admin.post(f"{projects}/labels", json={"name": name}))
+        ok_json(admin.post(f"{projects}/labels", json={"name": name}))
     for i in range(0, len(documents), BATCH):
         batch = documents[i:i + BATCH]
-        saved = _ok(admin.post(f"{projects}/documents",
+        saved = ok_json(admin.post(f"{projects}/documents",
                                json={"documents": [{"text": d.text} for d in batch]}))["items"]
         for document, row in zip(batch, saved):
             document.id = row["id"]
     sessions = []
     for n in range(annotators):
         username = f"annotator{n}"
-        _ok(admin.post(f"{base}/users", json={"username": username, "password": PASSWORD}))
-        _ok(admin.post(f"{projects}/members", json={"username": username, "role": "annotator"}))
+        ok_json(admin.post(f"{base}/users", json={"username": username, "password": PASSWORD}))
+        ok_json(admin.post(f"{projects}/members", json={"username": username, "role": "annotator"}))
         sessions.append(session_for(base, username))
     return project["id"], sessions
 

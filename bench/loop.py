@@ -48,8 +48,8 @@ sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
 
 from bench.api import (  # noqa: E402
     PASSWORD,
-    _ok,
-    _wait_until_healthy,
+    ok_json,
+    wait_until_healthy,
     build_documents,
     free_port,
     leanlife_command,
@@ -116,7 +116,7 @@ def live_server(redis_url: str | None, torch_threads: int) -> Iterator[str]:
         stack.callback(_stop, server)
         base = f"http://127.0.0.1:{port}/api/v1"
         with open(Path(data_dir) / "serve.log") as log:
-            _wait_until_healthy(base, server, log)
+            wait_until_healthy(base, server, log)
         if redis_url:
             stack.callback(_stop, _spawn([*leanlife, "worker"], env, Path(data_dir) / "worker.log"))
         yield base
@@ -213,7 +213,7 @@ class Project:
         """Save the corpus's annotation ``number``; the request's milliseconds."""
         index, body = self.corpus.annotations[number]
         began = time.perf_counter()
-        _ok(self.session.post(f"{self.url}/documents/{self.document_ids[index]}/annotations", json=body))
+        ok_json(self.session.post(f"{self.url}/documents/{self.document_ids[index]}/annotations", json=body))
         self.annotated.add(index)
         return (time.perf_counter() - began) * 1000
 
@@ -221,13 +221,13 @@ class Project:
 def create_project(base: str, corpus: Corpus, model: str, config: dict, every_n: int, strategy: str) -> Project:
     session = session_for(base, "admin")
     token = session.headers["Authorization"].removeprefix("Bearer ")
-    project = _ok(session.post(f"{base}/projects", json={"name": "bench loop", "task": corpus.task,
+    project = ok_json(session.post(f"{base}/projects", json={"name": "bench loop", "task": corpus.task,
                                                          "explanation_kind": "none"}))
     url = f"{base}/projects/{project['id']}"
     for name, kind in corpus.labels:
-        _ok(session.post(f"{url}/labels", json={"name": name, "kind": kind}))
-    saved = _ok(session.post(f"{url}/documents", json={"documents": [{"text": t} for t in corpus.texts]}))["items"]
-    _ok(session.patch(f"{url}/settings", json={"model": model, "model_config": config, "query_strategy": strategy,
+        ok_json(session.post(f"{url}/labels", json={"name": name, "kind": kind}))
+    saved = ok_json(session.post(f"{url}/documents", json={"documents": [{"text": t} for t in corpus.texts]}))["items"]
+    ok_json(session.patch(f"{url}/settings", json={"model": model, "model_config": config, "query_strategy": strategy,
                                                 "retrain_policy": {"mode": "every_n", "n": every_n}}))
     return Project(base, session, token, project["id"], corpus, [row["id"] for row in saved])
 
@@ -282,7 +282,7 @@ def online_latency(project: Project, texts: list[str], requests_count: int, warm
     latencies = []
     for i in range(warm_up + requests_count):
         began = time.perf_counter()
-        _ok(project.session.post(f"{project.url}/model/predict", json={"text": texts[i % len(texts)]}))
+        ok_json(project.session.post(f"{project.url}/model/predict", json={"text": texts[i % len(texts)]}))
         if i >= warm_up:
             latencies.append((time.perf_counter() - began) * 1000)
     return latencies
