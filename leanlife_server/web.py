@@ -17,6 +17,7 @@ bp = Blueprint("web", __name__)
 # The checkout's build output; the ``web_dist`` setting overrides it (create_app config).
 DEFAULT_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 BUILD_COMMAND = "make install  (or: cd web && npm ci && npm run build)"
+ONE_YEAR = 365 * 24 * 3600  # seconds
 
 
 def dist_dir() -> Path:
@@ -45,5 +46,8 @@ def index():
 
 @bp.get("/assets/<path:filename>")
 def asset(filename: str):
-    """Built scripts and styles; their names carry a content hash, so they cache for a year."""
-    return send_from_directory(dist_dir() / "assets", filename, max_age=365 * 24 * 3600)
+    """Built scripts and styles; their names carry a content hash, so they cache for a year and
+    a reload need not ask again (``immutable``)."""
+    response = send_from_directory(dist_dir() / "assets", filename, max_age=ONE_YEAR)
+    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    return response

@@ -1,20 +1,36 @@
 // Who is logged in, and which page the hash route names.
 
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, get, post, setCsrf, type User } from "./api";
-import { useRoute } from "./router";
-import { Annotate } from "./views/annotate";
+import { useLayoutEffect, useState } from "preact/hooks";
+import { ApiError, post, setCsrf, type User } from "./api";
+import { prefetch, take } from "./prefetch";
+import { currentRoute, useRoute } from "./router";
+import { Annotate, startupRequests } from "./views/annotate";
 import { Console } from "./views/console";
 import { Login } from "./views/login";
 import { ModelPage } from "./views/model";
 import { Projects } from "./views/projects";
 
+interface Page { projectId: number | null; view: string | undefined; documentId: number | null }
+
+function pageOf([section, id, view, docId]: string[]): Page {
+  const projectId = section === "projects" && id ? Number(id) : null;
+  return { projectId, view, documentId: docId ? Number(docId) : null };
+}
+
+// Starts the requests the page at the current address needs first, before anything renders.
+export function prefetchFirstScreen(): void {
+  const { projectId, view, documentId } = pageOf(currentRoute());
+  const annotating = projectId !== null && view === "annotate";
+  prefetch(["/auth/me", ...(annotating ? startupRequests(projectId, documentId) : [])]);
+}
+
 export function App() {
   const [me, setMe] = useState<User | null | undefined>(undefined);
   const route = useRoute();
 
-  useEffect(() => {
-    get<{ user: User; csrf_token: string }>("/auth/me")
+  // A layout effect runs right after the first render; a plain one would wait for a frame.
+  useLayoutEffect(() => {
+    take<{ user: User; csrf_token: string }>("/auth/me")
       .then((r) => { setCsrf(r.csrf_token); setMe(r.user); })
       .catch((e) => { if (e instanceof ApiError && e.status === 401) setMe(null); else throw e; });
   }, []);
@@ -29,11 +45,10 @@ export function App() {
     location.hash = "";
   };
 
-  const [section, id, view, docId] = route;
-  const projectId = section === "projects" && id ? Number(id) : null;
+  const { projectId, view, documentId } = pageOf(route);
   let page;
   if (projectId !== null && view === "annotate") {
-    page = <Annotate key={projectId} projectId={projectId} documentId={docId ? Number(docId) : null} me={me} />;
+    page = <Annotate key={projectId} projectId={projectId} documentId={documentId} me={me} />;
   } else if (projectId !== null && view === "console") {
     page = <Console key={projectId} projectId={projectId} />;
   } else if (projectId !== null && view === "model") {

@@ -2,7 +2,7 @@
 // connection state drives the "connection lost / recovered" banner; the client reconnects
 // by itself.
 
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 
 export type ConnectionState = "off" | "connecting" | "live" | "lost";
 export type LiveHandler = (event: string, data: any) => void;
@@ -21,9 +21,21 @@ export interface LiveConnection { close(): void }
 
 export function connectProject(projectId: number, onState: (s: ConnectionState) => void,
                                onEvent: LiveHandler): LiveConnection {
-  const socket: Socket = io({ path: "/socket.io", withCredentials: true, auth: { project_id: projectId },
-                              query: { project_id: String(projectId) } });
+  let socket: Socket | null = null;
+  let closed = false;
   onState("connecting");
+  // The client library is a chunk of its own, loaded only now: the first screen does not
+  // wait for it to be parsed.
+  import("socket.io-client").then(({ io }) => {
+    if (closed) return;
+    socket = io({ path: "/socket.io", withCredentials: true, auth: { project_id: projectId },
+                  query: { project_id: String(projectId) } });
+    listen(socket, projectId, onState, onEvent);
+  }).catch(() => onState("lost"));
+  return { close: () => { closed = true; socket?.close(); } };
+}
+
+function listen(socket: Socket, projectId: number, onState: (s: ConnectionState) => void, onEvent: LiveHandler): void {
   socket.on("connect", () => {
     onState("live");
     socket.emit("join", { project_id: projectId });
@@ -33,5 +45,4 @@ export function connectProject(projectId: number, onState: (s: ConnectionState) 
   socket.onAny((event: string, data: any) => {
     if (data?.project_id === undefined || data.project_id === projectId) onEvent(event, data);
   });
-  return { close: () => socket.close() };
 }

@@ -1,5 +1,6 @@
 import { render } from "preact";
-import { App } from "./app";
+import { App, prefetchFirstScreen } from "./app";
 import "./style.css";
 
+prefetchFirstScreen();
 render(<App />, document.getElementById("app")!);

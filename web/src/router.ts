@@ -13,11 +13,15 @@ export function navigate(path: string, replace = false): void {
   }
 }
 
+// The route's parts: #/projects/3/annotate/17 -> ["projects", "3", "annotate", "17"].
+export function currentRoute(): string[] {
+  return location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+}
+
 export function useRoute(): string[] {
-  const read = () => location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
-  const [route, setRoute] = useState(read);
+  const [route, setRoute] = useState(currentRoute);
   useEffect(() => {
-    const onChange = () => setRoute(read());
+    const onChange = () => setRoute(currentRoute());
     window.addEventListener("hashchange", onChange);
     return () => window.removeEventListener("hashchange", onChange);
   }, []);

@@ -1,13 +1,14 @@
 // The annotator's workspace: loads a document, moves to the next one, counts progress, keeps
 // an undo stack, listens for live updates, and hands the document to the task's view.
 
-import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   ApiError, countUpTo, del, get, has, loadCapabilities, patch, post, put,
   type Annotation, type Capabilities, type Doc, type Label, type MySettings, type Project, type TaskInfo, type User,
 } from "../api";
 import { connectProject, liveAvailable, type ConnectionState } from "../live";
 import { isTyping, useKeys } from "../keys";
+import { forgetPrefetched, take } from "../prefetch";
 import { tokenize, type Token } from "../text";
 import { navigate } from "../router";
 import { NerView } from "./ner";
@@ -55,6 +56,13 @@ const APP_KEYS: KeyHelp[] = [
 
 interface Props { projectId: number; documentId: number | null; me: User }
 
+// What the workspace loads first; the app prefetches them when a page load opens it.
+export function startupRequests(projectId: number, documentId: number | null): string[] {
+  const base = `/projects/${projectId}`;
+  const paths = [base, `${base}/labels`, "/plugins", `${base}/me/settings`];
+  return documentId === null ? paths : [...paths, `${base}/documents/${documentId}`];
+}
+
 export function Annotate({ projectId, documentId, me }: Props) {
   const [project, setProject] = useState<Project | null>(null);
   const [labels, setLabels] = useState<Label[]>([]);
@@ -70,6 +78,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
   const [showSettings, setShowSettings] = useState(false);
   const [connection, setConnection] = useState<ConnectionState>("off");
   const [training, setTraining] = useState<TrainingState | null>(null);
+  const [firstShown, setFirstShown] = useState(false);
   const undo = useRef<UndoStep[]>([]);
   const history = useRef<number[]>([]);
   const docRef = useRef<Doc | null>(null);
@@ -96,8 +105,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
   }, [base, me.id]);
 
   const openDocument = useCallback(async (id: number, remember = true) => {
-    const annotator = seesOthers ? "?annotator=all" : "";
-    const loaded = await get<Doc>(`${base}/documents/${id}${annotator}`);
+    const loaded = await (seesOthers ? get<Doc>(`${base}/documents/${id}?annotator=all`) : take<Doc>(`${base}/documents/${id}`));
     if (remember && docRef.current && docRef.current.id !== id) history.current.push(docRef.current.id);
     setRecommendations([]);
     setDoc(loaded);
@@ -113,7 +121,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
   // The next document: the server's queue when it has one, else the next one I have not
   // finished after the current one (by id), wrapping around once.
   const findNext = useCallback(async (): Promise<number | null> => {
-    if (has(caps, "/projects/{project_id}/queue/next")) {
+    if (has(await loadCapabilities(), "/projects/{project_id}/queue/next")) {
       const next = await get<{ id?: number; document_id?: number } | undefined>(`${base}/queue/next`);
       return next?.document_id ?? next?.id ?? null;
     }
@@ -124,7 +132,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
       if (page.items.length) return page.items[0].id;
     }
     return null;
-  }, [base, caps, me.id]);
+  }, [base, me.id]);
 
   const next = useCallback(async () => {
     try {
@@ -162,32 +170,41 @@ export function Annotate({ projectId, documentId, me }: Props) {
     } catch (e) { fail(e); }
   }, [reload, refreshProgress, say, fail]);
 
-  // Start-up: project, labels, task, my settings, capabilities; then the requested document.
-  useEffect(() => {
-    (async () => {
-      const [p, l, plugins, s, c] = await Promise.all([
-        get<Project>(base), get<{ items: Label[] }>(`${base}/labels`), get<{ tasks: TaskInfo[] }>("/plugins"),
-        get<MySettings>(`${base}/me/settings`), loadCapabilities()]);
-      setProject(p); setLabels(l.items); setSettings(s); setCaps(c);
-      setTask(plugins.tasks.find((t) => t.name === p.task) ?? null);
-    })().catch(fail);
+  // Start-up: project, labels, task and my settings, then the requested document; all of them
+  // were requested in parallel (startupRequests). Layout effects run right after a render, not
+  // a frame later, so the document shows as soon as its answer is in.
+  useLayoutEffect(() => {
+    Promise.all([take<Project>(base), take<{ items: Label[] }>(`${base}/labels`),
+                 take<{ tasks: TaskInfo[] }>("/plugins"), take<MySettings>(`${base}/me/settings`)])
+      .then(([p, l, plugins, s]) => {
+        setProject(p); setLabels(l.items); setSettings(s);
+        setTask(plugins.tasks.find((t) => t.name === p.task) ?? null);
+      })
+      .catch(fail);
   }, [base, fail]);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!project || !settings) return;
-    if (documentId !== null) openDocument(documentId, false).catch(fail);
-    else next();
-    refreshProgress().catch(fail);
+    const opened = documentId !== null ? openDocument(documentId, false) : next();
+    opened.catch(fail).finally(() => { forgetPrefetched(); setFirstShown(true); });
     // Only when the project is ready or the settings change what is shown.
   }, [project, settings?.show_others_annotations]);
+
+  // What the first screen does not need waits until it has been shown.
+  useEffect(() => {
+    if (!firstShown) return;
+    loadCapabilities().then(setCaps).catch(fail);
+    refreshProgress().catch(fail);
+  }, [firstShown]);
 
   // A route to another document (a link, the address bar) opens it.
   useEffect(() => {
     if (project && settings && documentId !== null && documentId !== docRef.current?.id) openDocument(documentId).catch(fail);
   }, [documentId]);
 
-  // Live updates, when the server has them.
+  // Live updates, when the server has them (after the first screen, like the rest).
   useEffect(() => {
+    if (!firstShown) return;
     let connection: { close(): void } | null = null;
     let closed = false;
     liveAvailable().then((ok) => {
@@ -202,7 +219,11 @@ export function Annotate({ projectId, documentId, me }: Props) {
         if (event === "recommendations") {
           // The push carries the predictions: show them without another request.
           const pushed = (data?.documents ?? []).find((d: { document_id: number }) => d.document_id === current?.id);
-          if (pushed) setRecommendations(pushed.annotations);
+          if (pushed) {
+            // The arrival, as a User Timing mark: bench/ui.py times it to the recommendation on screen.
+            performance.mark("recommendations-arrived", { detail: pushed.document_id });
+            setRecommendations(pushed.annotations);
+          }
         } else if (event === "job" && data?.kind === "train") {
           setTraining({ event, state: data.state, progress: data.progress, error: data.error,
                         version: data.model_version_id ?? undefined, metrics: data.result?.metrics });
@@ -214,7 +235,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
       });
     });
     return () => { closed = true; connection?.close(); };
-  }, [projectId]);
+  }, [projectId, firstShown]);
 
   useKeys((e) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z" && !isTyping(e)) { e.preventDefault(); undoLast(); return; }

@@ -23,6 +23,12 @@ interface Props {
 export function DocumentText({ text, tokens, marks, onTokenClick, onSelect }: Props) {
   const gaps = useMemo(() => tokens.map((t, i) => text.slice(i === 0 ? 0 : tokens[i - 1].end, t.start)), [text, tokens]);
 
+  // One listener for all tokens (a 500-token document would otherwise attach 500).
+  const onClick = (e: MouseEvent) => {
+    const token = (e.target as HTMLElement).closest<HTMLElement>(".tok[data-i]");
+    if (token && onTokenClick) onTokenClick(Number(token.dataset.i), e);
+  };
+
   const onMouseUp = () => {
     const selection = window.getSelection();
     if (!onSelect || !selection || selection.isCollapsed || selection.rangeCount === 0) return;
@@ -40,8 +46,7 @@ export function DocumentText({ text, tokens, marks, onTokenClick, onSelect }: Pr
     children.push(
       <span key={i} data-start={token.start} data-i={i} title={mark?.title}
         class={`tok ${mark?.className ?? ""}`}
-        style={mark?.color ? { backgroundColor: `${mark.color}55`, borderBottomColor: mark.color } : undefined}
-        onClick={onTokenClick ? (e) => onTokenClick(i, e as unknown as MouseEvent) : undefined}>
+        style={mark?.color ? { backgroundColor: `${mark.color}55`, borderBottomColor: mark.color } : undefined}>
         {token.text}
       </span>,
     );
@@ -49,5 +54,5 @@ export function DocumentText({ text, tokens, marks, onTokenClick, onSelect }: Pr
       children.push(<sup key={`t${i}`} class="chip" style={{ backgroundColor: mark.color }}>{mark.tag}</sup>);
     }
   });
-  return <div class="doctext" data-testid="doctext" onMouseUp={onMouseUp}>{children}</div>;
+  return <div class="doctext" data-testid="doctext" onClick={onClick} onMouseUp={onMouseUp}>{children}</div>;
 }
