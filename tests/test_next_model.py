@@ -102,3 +102,17 @@ def test_train_predict_with_fired_explanations_and_reload_in_a_fresh_process(tmp
     reloaded = json.loads(out.stdout.strip().splitlines()[-1])
     expected = [list(p.probabilities) for p in predictions]
     assert np.allclose(np.array(reloaded, dtype=float), np.array(expected, dtype=float), atol=1e-6)
+
+
+def test_every_mode_trains_for_the_same_fixed_number_of_steps():
+    classes, rules = _rules()
+    explained = [(instance_from_placeholders(s), classes.index(label)) for s, _, label in EXPLAINED]
+    unlabeled = [instance_from_placeholders(s) for s, _ in STRICT + PARAPHRASES]
+    seen = []
+    for mode in ("explained", "strict", "next"):
+        model = NextModel({"task": "re", "mode": mode, "steps": 7, "soft_refresh": 3, "batch_size": 2}, classes)
+        calls = []
+        metrics = model.fit(explained, rules, unlabeled, lambda fraction, details: calls.append(details["step"]))
+        seen.append((mode, metrics["steps"], calls))
+    # Progress is reported at each soft refresh and at the end, whatever the data size.
+    assert seen == [(mode, 7, [3, 6, 7]) for mode in ("explained", "strict", "next")]

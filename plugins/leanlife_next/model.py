@@ -48,6 +48,7 @@ class NextModel(Model):
         self.rules: list[LabelingRule] = []
         self.vocabulary: dict[str, int] = {}
         self.classifier: torch.nn.Module | None = None
+        self.matcher: SoftMatcher | None = None  # the trained soft matcher (not saved)
 
     # data --------------------------------------------------------------------------------
     def _labeled(self, data: Dataset) -> tuple[list[tuple[Instance, int]], list[LabelingRule], int]:
@@ -95,11 +96,12 @@ class NextModel(Model):
         words = [w for i, _ in explained for w in i.words] + [w for i in unlabeled for w in i.words]
         words += [w for r in rules for p in phrases(r.formula) for w in p.words]
         self.vocabulary, vectors = build_vocabulary(words)
+        torch.manual_seed(int(self.config.get("seed", 0)))  # the seed fixes the initial weights too
         self.classifier = build_classifier(self.config.get("classifier", BILSTM), self.vocabulary,
                                            vectors, len(self.classes), self.config)
-        matcher = SoftMatcher(vectors)
+        self.matcher = SoftMatcher(vectors)
         training = TrainingSet(explained, self.rules, unlabeled, self.classes)
-        metrics = train(self.classifier, matcher, training, self.vocabulary, self.config,
+        metrics = train(self.classifier, self.matcher, training, self.vocabulary, self.config,
                         self.device, progress)
         metrics["rules"] = len(self.rules)
         return metrics

@@ -42,21 +42,28 @@ class SoftMatcher(nn.Module):
             out.append((weights[:, None] * vectors).sum(0) / weights.sum().clamp(min=1e-6))
         return F.normalize(torch.stack(out), dim=-1)
 
-    def window_vectors(self, ids: torch.Tensor, length: int) -> torch.Tensor:
-        """``[N, T, D]``: pooled windows of ``length`` words starting at each token."""
+    def prefix_sums(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Running sums of weighted vectors and of weights, from which any window is pooled."""
         vectors, weights = self._words(ids)
         weighted = torch.cat([torch.zeros_like(vectors[:, :1]), (weights[..., None] * vectors).cumsum(1)], 1)
         total = torch.cat([torch.zeros_like(weights[:, :1]), weights.cumsum(1)], 1)
-        width = ids.shape[1]
+        return weighted, total
+
+    @staticmethod
+    def windows(sums: tuple[torch.Tensor, torch.Tensor], length: int) -> torch.Tensor:
+        """``[N, T, D]``: pooled windows of ``length`` words starting at each token."""
+        weighted, total = sums
+        width = total.shape[1] - 1
         ends = torch.clamp(torch.arange(width) + length, max=width)
         summed = weighted[:, ends] - weighted[:, :width]
         mass = total[:, ends] - total[:, :width]
         return F.normalize(summed / mass.clamp(min=1e-6)[..., None], dim=-1)
 
-    def scores(self, phrases: list[Phrase], corpus: Corpus) -> torch.Tensor:
-        """``[P, N, T]`` similarity of each phrase (all of one length) at each position."""
-        ids = torch.as_tensor(corpus.ids, dtype=torch.long)
-        windows = self.window_vectors(ids, len(phrases[0].words))
+    def window_vectors(self, ids: torch.Tensor, length: int) -> torch.Tensor:
+        return self.windows(self.prefix_sums(ids), length)
+
+    def scores(self, phrases: list[Phrase], corpus: Corpus, windows: torch.Tensor) -> torch.Tensor:
+        """``[P, N, T]`` similarity of each phrase (all of ``windows``' length) at each position."""
         targets = self.phrase_vectors([torch.as_tensor(corpus.phrase_ids(p), dtype=torch.long)
                                        for p in phrases])
         return torch.einsum("ntd,pd->pnt", windows, targets).clamp(min=0)
@@ -96,10 +103,13 @@ class SoftPhraseScorer:
         for phrase in phrases:
             by_length.setdefault(len(phrase.words), []).append(phrase)
         with torch.no_grad():
-            for group in by_length.values():
+            # The sentence side is pooled once per phrase length, not once per phrase.
+            sums = matcher.prefix_sums(torch.as_tensor(corpus.ids, dtype=torch.long))
+            for length, group in by_length.items():
+                windows = matcher.windows(sums, length)
                 for start in range(0, len(group), 16):  # bounds memory: [16, N, T] at a time
                     chunk = group[start:start + 16]
-                    self.cache.update(zip(chunk, matcher.scores(chunk, corpus).numpy()))
+                    self.cache.update(zip(chunk, matcher.scores(chunk, corpus, windows).numpy()))
 
     def __call__(self, phrase: Phrase, corpus: Corpus) -> np.ndarray:
         if corpus is not self.corpus:

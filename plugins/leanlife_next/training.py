@@ -5,6 +5,11 @@ the paper's: ``L = L_labeled + alpha * L_soft + beta * L_sim + gamma * L_find``.
 
 Modes (config ``mode``): ``explained`` uses the explained sentences only, ``strict`` adds the
 strictly matched ones, ``next`` (default) adds soft matching.
+
+Budget: config ``steps`` fixes the number of optimisation steps, whatever the mode, so that
+modes with more data do not also get more updates; without it, ``epochs`` passes over the
+labeled set (explained + strictly matched) are made. The unlabeled pool is soft-labeled
+again every ``soft_refresh`` steps (the matcher keeps learning in between), not at every step.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
 from leanlife_next.tokens import Instance
 
 EXPLAINED, STRICT, NEXT = "explained", "strict", "next"
-DEFAULTS = {"mode": NEXT, "epochs": 10, "batch_size": 32, "learning_rate": 1e-3,
-            "alpha": 0.5, "beta": 0.1, "gamma": 0.1, "soft_threshold": 0.5, "seed": 0}
+DEFAULTS = {"mode": NEXT, "epochs": 10, "steps": 0, "batch_size": 32, "learning_rate": 1e-3,
+            "alpha": 0.5, "beta": 0.1, "gamma": 0.1, "soft_threshold": 0.5, "soft_refresh": 50,
+            "seed": 0}
 
 
 @dataclass
@@ -59,6 +65,25 @@ def _weighted_loss(classifier: nn.Module, instances: Sequence[Instance], targets
     return (losses * torch.tensor(list(weights), device=device, dtype=torch.float32)).mean()
 
 
+def _batches(items: list, size: int):
+    """Endless batches of ``size`` drawn in reshuffled passes over ``items``."""
+    while True:
+        random.shuffle(items)
+        for start in range(0, len(items), size):
+            yield items[start:start + size]
+
+
+def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus, all_phrases,
+                 threshold: float) -> list[tuple[Instance, int, float]]:
+    """The pool sentences the rules match softly, with their label and matching score."""
+    matcher.eval()
+    scorer = SoftPhraseScorer(matcher, corpus, set(all_phrases))
+    votes = vote(training.rules, rule_scores(training.rules, corpus, Executor(scorer, soft_tolerance)),
+                 training.classes, threshold)
+    return [(corpus.instances[n], int(votes.labels[n]), float(votes.scores[n]))
+            for n in np.flatnonzero(votes.labels >= 0)]
+
+
 def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
           vocabulary: dict[str, int], config: Mapping[str, Any], device: str,
           progress) -> dict[str, float]:
@@ -82,6 +107,7 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
         metrics.update({"strict_matched": len(strict), "strict_coverage": votes.coverage,
                         "strict_conflicts": votes.conflicts})
     soft_corpus = Corpus([unlabeled.instances[n] for n in pool], unlabeled.vocab)
+    soft_on = mode == NEXT and bool(training.rules) and len(soft_corpus) > 0
     find = _find_examples(training, explained_corpus) if mode == NEXT else []
     all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
                          key=lambda p: p.words)
@@ -92,46 +118,43 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     optimizer = torch.optim.Adam([p for p in parameters if p.requires_grad],
                                  lr=float(options["learning_rate"]))
     size = int(options["batch_size"])
-    epochs = int(options["epochs"])
+    steps = int(options["steps"]) or int(options["epochs"]) * math.ceil(len(labeled) / size)
+    refresh = max(int(options["soft_refresh"]), 1)
+    labeled_batches = _batches(labeled, size)
     soft: list[tuple[Instance, int, float]] = []
-    for epoch in range(epochs):
-        if mode == NEXT and training.rules and len(soft_corpus):
-            matcher.eval()
-            scorer = SoftPhraseScorer(matcher, soft_corpus, set(all_phrases))
-            soft_votes = vote(training.rules,
-                              rule_scores(training.rules, soft_corpus, Executor(scorer, soft_tolerance)),
-                              classes, float(options["soft_threshold"]))
-            chosen = np.flatnonzero(soft_votes.labels >= 0)
-            soft = [(soft_corpus.instances[n], int(soft_votes.labels[n]), float(soft_votes.scores[n]))
-                    for n in chosen]
+    soft_batches = None
+    total = 0.0
+    for step in range(steps):
+        if soft_on and step % refresh == 0:
+            soft = _soft_labels(matcher, training, soft_corpus, all_phrases,
+                                float(options["soft_threshold"]))
+            soft_batches = _batches(soft, size) if soft else None
             metrics["soft_matched"] = len(soft)
         classifier.train()
         matcher.train()
-        random.shuffle(labeled)
-        random.shuffle(soft)
-        steps = math.ceil(max(len(labeled), len(soft)) / size)
-        total = 0.0
-        for step in range(steps):
-            batch = [labeled[(step * size + k) % len(labeled)] for k in range(min(size, len(labeled)))]
-            loss = _weighted_loss(classifier, [b[0] for b in batch], [b[1] for b in batch],
-                                  [b[2] for b in batch], device)
-            if soft:
-                part = [soft[(step * size + k) % len(soft)] for k in range(min(size, len(soft)))]
-                loss = loss + options["alpha"] * _weighted_loss(
-                    classifier, [b[0] for b in part], [b[1] for b in part], [b[2] for b in part], device)
-            if find:
-                sample = random.sample(find, min(8, len(find)))
-                loss = loss + options["gamma"] * torch.stack([
-                    matcher.find_loss(p, explained_corpus, np.array([r]), np.array([s]))
-                    for p, r, s in sample]).mean()
-                loss = loss + options["beta"] * matcher.sim_loss(
-                    random.sample(all_phrases, min(16, len(all_phrases))), explained_corpus)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(parameters, 5.0)
-            optimizer.step()
-            total += loss.item()
-        metrics["loss"] = total / max(steps, 1)
-        progress((epoch + 1) / epochs, {"epoch": epoch + 1, "loss": metrics["loss"]})
+        batch = next(labeled_batches)
+        loss = _weighted_loss(classifier, [b[0] for b in batch], [b[1] for b in batch],
+                              [b[2] for b in batch], device)
+        if soft_batches is not None:
+            part = next(soft_batches)
+            loss = loss + options["alpha"] * _weighted_loss(
+                classifier, [b[0] for b in part], [b[1] for b in part], [b[2] for b in part], device)
+        if find:
+            sample = random.sample(find, min(8, len(find)))
+            loss = loss + options["gamma"] * torch.stack([
+                matcher.find_loss(p, explained_corpus, np.array([r]), np.array([s]))
+                for p, r, s in sample]).mean()
+            loss = loss + options["beta"] * matcher.sim_loss(
+                random.sample(all_phrases, min(16, len(all_phrases))), explained_corpus)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(parameters, 5.0)
+        optimizer.step()
+        total += loss.item()
+        if (step + 1) % refresh == 0 or step + 1 == steps:
+            metrics["loss"] = total / ((step % refresh) + 1)
+            progress((step + 1) / steps, {"step": step + 1, "loss": metrics["loss"]})
+            total = 0.0
+    metrics["steps"] = steps
     metrics["training_seconds"] = time.perf_counter() - started
     return metrics
