@@ -189,3 +189,17 @@ def live_server(app, database_url, tmp_path) -> Iterator[str]:
     process, url = start_server(env, tmp_path)
     yield url
     process.kill()
+
+
+def train_and_collect_recommendations(url: str, api: Api, project_id: int) -> list[dict]:
+    """Train the project's model now and return the documents of every `recommendations`
+    event pushed to the project's room until the job ends (it must finish, not fail)."""
+    listener = Listener(url, api.session.headers["Authorization"].split()[1])
+    try:
+        assert listener.join(project_id) == {"ok": True}
+        assert api.post(f"/api/v1/projects/{project_id}/model/train").status_code == 202
+        finished = listener.wait_for("job", lambda d: d["state"] in ("finished", "failed"), timeout=240)
+        assert finished["state"] == "finished", finished
+        return [d for event in listener.named("recommendations") for d in event["documents"]]
+    finally:
+        listener.close()

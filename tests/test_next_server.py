@@ -4,7 +4,7 @@ explanations fired."""
 
 from __future__ import annotations
 
-from tests.test_jobs_support import Api, Listener, live_server  # noqa: F401  (fixture)
+from tests.test_jobs_support import Api, live_server, train_and_collect_recommendations  # noqa: F401
 
 CAUSE = "Cause-Effect(e2,e1)"
 CONTAINER = "Content-Container(e1,e2)"
@@ -48,15 +48,7 @@ def test_relation_project_retrains_with_next_and_recommendations_name_fired_expl
     unlabeled_entities = {document["id"]: set(_entities(api, base, document["id"], text, subject, obj))
                           for document, (text, subject, obj) in zip(documents[len(LABELED):], UNLABELED)}
 
-    listener = Listener(live_server, api.session.headers["Authorization"].split()[1])
-    try:
-        assert listener.join(project["id"]) == {"ok": True}
-        assert api.post(f"{base}/model/train").status_code == 202
-        finished = listener.wait_for("job", lambda d: d["state"] in ("finished", "failed"), timeout=240)
-        assert finished["state"] == "finished", finished
-        pushed = [d for event in listener.named("recommendations") for d in event["documents"]]
-    finally:
-        listener.close()
+    pushed = train_and_collect_recommendations(live_server, api, project["id"])
     # Documents whose only annotations are entities are still unlabeled: they get recommendations.
     assert {d["document_id"] for d in pushed} == set(unlabeled_entities)
     fired = []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.test_jobs_support import Api, Listener, live_server  # noqa: F401  (fixture)
+from tests.test_jobs_support import Api, live_server, train_and_collect_recommendations  # noqa: F401
 from tests.test_triggerner import SMALL, synthetic_examples
 
 
@@ -31,15 +31,7 @@ def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(liv
             r = api.post(f"{base}/documents/{document_id}/annotations", json=annotation_payload(annotation))
             assert r.status_code == 201, r.text
 
-    listener = Listener(live_server, api.session.headers["Authorization"].split()[1])
-    try:
-        assert listener.join(project["id"]) == {"ok": True}
-        assert api.post(f"{base}/model/train").status_code == 202
-        finished = listener.wait_for("job", lambda d: d["state"] in ("finished", "failed"), timeout=240)
-        assert finished["state"] == "finished", finished
-        pushed = [d for event in listener.named("recommendations") for d in event["documents"]]
-    finally:
-        listener.close()
+    pushed = train_and_collect_recommendations(live_server, api, project["id"])
     assert {d["document_id"] for d in pushed} == set(ids[len(labeled):])
     entities = [a for d in pushed for a in d["annotations"]]
     assert entities, "the trained model recognises entities in the unlabeled documents"
