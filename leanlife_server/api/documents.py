@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import exists
+from sqlalchemy import exists, func
 
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
@@ -80,7 +80,8 @@ def document_annotations(access: ProjectAccess, document_id: int) -> list[Annota
 
 @bp.get("")
 def list_documents(project_id: int):
-    """Documents in id order, paginated by cursor; filter with status= and annotator=."""
+    """Documents in id order, paginated by cursor; filter with status= and annotator=;
+    count=true adds the number of matching documents as ``total``."""
     access = project_access(project_id)
     query = db.select(Document).where(Document.project_id == project_id)
     status = request.args.get("status")
@@ -96,7 +97,11 @@ def list_documents(project_id: int):
             marker = exists().where(DocumentCompletion.document_id == Document.id,
                                     DocumentCompletion.user_id == (annotator or access.user.id))
         query = query.where(marker if status in ("annotated", "finished") else ~marker)
-    return jsonify(paginate(query, Document.id, document_json))
+    page = paginate(query, Document.id, document_json)
+    if request.args.get("count") in ("1", "true"):
+        # One COUNT over the filtered query, so progress bars need not page through a project.
+        page["total"] = db.session.scalar(db.select(func.count()).select_from(query.subquery()))
+    return jsonify(page)
 
 
 @bp.post("")

@@ -43,18 +43,11 @@ export const put = <T = any>(path: string, body?: unknown) => api<T>("PUT", path
 export const patch = <T = any>(path: string, body: unknown) => api<T>("PATCH", path, body);
 export const del = (path: string) => api<void>("DELETE", path);
 
-// Counts by paging ids; stops at `cap` so a million-document project costs a few requests.
-export async function countUpTo(path: string, cap = 5000): Promise<{ count: number; more: boolean }> {
-  let count = 0;
-  let cursor = 0;
+// The number of documents a list query matches: the server counts (one request, one row).
+export async function countOf(path: string): Promise<number> {
   const sep = path.includes("?") ? "&" : "?";
-  while (count < cap) {
-    const page = await get<Page<{ id: number }>>(`${path}${sep}limit=500&cursor=${cursor}`);
-    count += page.items.length;
-    if (page.next_cursor === null) return { count, more: false };
-    cursor = page.next_cursor;
-  }
-  return { count, more: true };
+  const page = await get<Page<{ id: number }> & { total: number }>(`${path}${sep}limit=1&count=true`);
+  return page.total;
 }
 
 // Which optional parts of the server exist: read once from the OpenAPI document, so the UI

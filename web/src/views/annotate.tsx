@@ -3,7 +3,7 @@
 
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
-  ApiError, countUpTo, del, get, has, loadCapabilities, patch, post, put,
+  ApiError, countOf, del, get, has, loadCapabilities, patch, post, put,
   type Annotation, type Capabilities, type Doc, type Label, type MySettings, type Project, type TaskInfo, type User,
 } from "../api";
 import { connectProject, liveAvailable, type ConnectionState } from "../live";
@@ -100,8 +100,8 @@ export function Annotate({ projectId, documentId, me }: Props) {
 
   const refreshProgress = useCallback(async () => {
     const [finished, total] = await Promise.all([
-      countUpTo(`${base}/documents?status=finished&annotator=${me.id}`), countUpTo(`${base}/documents`)]);
-    setProgress(`${finished.count}${finished.more ? "+" : ""} / ${total.count}${total.more ? "+" : ""} finished`);
+      countOf(`${base}/documents?status=finished&annotator=${me.id}`), countOf(`${base}/documents`)]);
+    setProgress(`${finished} / ${total} finished`);
   }, [base, me.id]);
 
   const openDocument = useCallback(async (id: number, remember = true) => {

@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import {
-  ApiError, countUpTo, del, get, has, loadCapabilities, patch, post,
+  ApiError, countOf, del, get, has, loadCapabilities, patch, post,
   type Capabilities, type Label, type Member, type Project, type ProjectSettings, type Registration, type TaskInfo,
 } from "../api";
 import { LabelFields, newDraft, shortcutProblem, type LabelDraft } from "./labelform";
@@ -140,7 +140,7 @@ function Members({ base, project, onProject, say, fail }: Section & { project: P
 function Documents({ base, caps, say, fail }: Section & { caps: Capabilities }) {
   const [text, setText] = useState("");
   const [count, setCount] = useState("");
-  const load = () => countUpTo(`${base}/documents`).then((c) => setCount(`${c.count}${c.more ? "+" : ""}`));
+  const load = () => countOf(`${base}/documents`).then((total) => setCount(String(total)));
   useEffect(() => { load().catch(fail); }, [base]);
   const add = async (e: Event) => {
     e.preventDefault();
