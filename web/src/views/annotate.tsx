@@ -91,11 +91,17 @@ export function Annotate({ projectId, documentId, me }: Props) {
   const seesOthers = !!project && (project.role === "owner" || project.annotators_see_others)
     && !!settings?.show_others_annotations;
 
+  // The model version whose recommendations a push delivered for the open document: a slower
+  // GET answering afterwards with an older version must not replace them.
+  const pushedVersion = useRef<{ document: number; version: number } | null>(null);
   const loadRecommendations = useCallback(async (id: number) => {
     const c = await loadCapabilities();
     if (!has(c, "/projects/{project_id}/model/recommendations/{document_id}")) return;
-    const page = await get<{ items: Recommendation[] }>(`${base}/model/recommendations/${id}`);
-    if (docRef.current?.id === id) setRecommendations(page.items);
+    const page = await get<{ model_version_id: number | null; items: Recommendation[] }>(
+      `${base}/model/recommendations/${id}`);
+    const pushed = pushedVersion.current;
+    const newerPushed = pushed?.document === id && (page.model_version_id ?? 0) < pushed.version;
+    if (docRef.current?.id === id && !newerPushed) setRecommendations(page.items);
   }, [base]);
 
   const refreshProgress = useCallback(async () => {
@@ -222,6 +228,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
           if (pushed) {
             // The arrival, as a User Timing mark: bench/ui.py times it to the recommendation on screen.
             performance.mark("recommendations-arrived", { detail: pushed.document_id });
+            pushedVersion.current = { document: pushed.document_id, version: data.model_version_id };
             setRecommendations(pushed.annotations);
           }
         } else if (event === "job" && data?.kind === "train") {
