@@ -12,8 +12,9 @@ from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.pagination import paginate
 from leanlife_server.api.payload import field, json_body
 from leanlife_server.db import db
+from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Annotation, Document, DocumentCompletion
-from leanlife_server.errors import ApiError, invalid, not_found
+from leanlife_server.errors import ApiError, invalid
 
 bp = Blueprint("documents_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/documents")
 
@@ -36,10 +37,7 @@ def check_text(text: Any, where: str) -> str:
 
 
 def get_document(project_id: int, document_id: int) -> Document:
-    row = db.session.get(Document, document_id)
-    if row is None or row.project_id != project_id:
-        raise not_found(f"document {document_id}")
-    return row
+    return get_in_project(Document, document_id, project_id, "document")
 
 
 def visible_annotator(access: ProjectAccess) -> int | None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from leanlife_server.api.access import project_access
-from leanlife_server.db import db
+from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Job
-from leanlife_server.errors import not_found
 from leanlife_server.jobs import job_json, reap
 
 bp = Blueprint("jobs_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/jobs")
@@ -18,7 +17,4 @@ def get_job(project_id: int, job_id: int):
     """One job of the project."""
     project_access(project_id)
     reap(project_id)  # a job whose worker died reads as failed
-    job = db.session.get(Job, job_id)
-    if job is None or job.project_id != project_id:
-        raise not_found(f"job {job_id}")
-    return jsonify(job_json(job))
+    return jsonify(job_json(get_in_project(Job, job_id, project_id, "job")))

@@ -10,8 +10,9 @@ from leanlife_server.api import serialize
 from leanlife_server.api.access import project_access
 from leanlife_server.api.payload import field, json_body
 from leanlife_server.db import db
+from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Label, Project
-from leanlife_server.errors import ApiError, invalid, not_found
+from leanlife_server.errors import ApiError, invalid
 
 bp = Blueprint("labels_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/labels")
 
@@ -66,10 +67,7 @@ def create_label(project_id: int):
 
 
 def _label(project_id: int, label_id: int) -> Label:
-    label = db.session.get(Label, label_id)
-    if label is None or label.project_id != project_id:
-        raise not_found(f"label {label_id}")
-    return label
+    return get_in_project(Label, label_id, project_id, "label")
 
 
 @bp.patch("/<int:label_id>")

@@ -12,6 +12,7 @@ from leanlife_server.api.access import project_access
 from leanlife_server.api.payload import field, json_body
 from leanlife_server.api.projects import DEVICE_PATTERN
 from leanlife_server.db import db
+from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Job, ModelVersion, Recommendation
 from leanlife_server.errors import ApiError, invalid, not_found
 from leanlife_server.jobs import ACTIVE_STATES, TrainingUnavailable, create_job, job_json, reap, runner, submit
@@ -42,10 +43,7 @@ def _unavailable(exc: TrainingUnavailable) -> ApiError:
 
 
 def _version(project_id: int, version_id: int) -> ModelVersion:
-    row = db.session.get(ModelVersion, version_id)
-    if row is None or row.project_id != project_id:
-        raise not_found(f"model version {version_id}")
-    return row
+    return get_in_project(ModelVersion, version_id, project_id, "model version")
 
 
 @bp.get("")

@@ -18,6 +18,7 @@ from flask import current_app
 
 from leanlife_server import __version__, extract
 from leanlife_server.db import db
+from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import ModelVersion, Project, utcnow
 from leanlife_server.errors import ApiError
 from leanlife_server.plugin_api import Model
@@ -68,9 +69,7 @@ def store_version(project: Project, model_name: str, model: Model, config: Mappi
 
 def activate(project_id: int, version_id: int) -> ModelVersion:
     """Make one version the project's active one (also how a rollback is done)."""
-    row = db.session.get(ModelVersion, version_id)
-    if row is None or row.project_id != project_id:
-        raise ApiError(404, "not_found", f"model version {version_id} not found")
+    row = get_in_project(ModelVersion, version_id, project_id, "model version")
     db.session.execute(db.update(ModelVersion).where(ModelVersion.project_id == project_id,
                                                      ModelVersion.id != version_id).values(is_active=False))
     row.is_active = True
