@@ -163,6 +163,9 @@ class ModelDefinition:
     # the readable parse, whether it holds on ``example``, and its matches among the documents
     # ``load_unlabeled()`` returns (called only when ``corpus_key`` changes, so it may cache).
     explanation_parser: str | None = None
+    # Explanation kinds ("none", "trigger", "natural_language") for which this model is the
+    # one a new project of its tasks starts with, unless the owner names another.
+    suggested_for: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

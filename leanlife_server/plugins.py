@@ -59,6 +59,13 @@ class Plugins:
     formats: Registry
     query_strategies: Registry
 
+    def suggested_model(self, task: str, explanation_kind: str) -> str | None:
+        """The model a new ``task`` project with ``explanation_kind`` starts with: one that
+        serves the task and is suggested for the kind (the first by name when several are)."""
+        names = sorted(m.name for m in self.models
+                       if task in m.tasks and explanation_kind in m.suggested_for)
+        return names[0] if names else None
+
     def describe(self) -> list[dict[str, str]]:
         """Every registration, for ``leanlife plugins`` and ``GET /api/v1/plugins``."""
         rows = []

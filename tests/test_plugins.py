@@ -298,6 +298,27 @@ def test_leanlife_models_and_query_strategies_are_chosen_in_project_settings(mak
         assert r.status_code == 422 and r.get_json()["error"]["details"]["field"] == field
 
 
+def test_a_new_project_starts_with_the_model_suggested_for_its_task_and_explanations(make_caller):
+    owner = make_caller("owner")
+    for task, kind, suggested in (("ner", "trigger", "triggerner.v1"), ("ner", "none", "bilstm_crf.v1"),
+                                  ("re", "natural_language", "next.v1"), ("re", "none", "transformer_re.v1")):
+        project = create_project(owner, task, kind)
+        settings = owner.get(f"/api/v1/projects/{project['id']}/settings").get_json()
+        assert (settings["model"], settings["retrain_policy"]) == (suggested, {"mode": "manual"}), (task, kind)
+    # The owner may name the model (or none) and the policy at creation instead.
+    named = create_project(owner, "ner", model="transformer_ner.v1", retrain_policy={"mode": "every_n", "n": 5})
+    settings = owner.get(f"/api/v1/projects/{named['id']}/settings").get_json()
+    assert (settings["model"], settings["retrain_policy"]) == ("transformer_ner.v1", {"mode": "every_n", "n": 5})
+    none = create_project(owner, "ner", model=None)
+    assert owner.get(f"/api/v1/projects/{none['id']}/settings").get_json()["model"] is None
+    # A model of another task, or a bad policy, is refused and no project is made.
+    before = len(owner.get("/api/v1/projects").get_json()["items"])
+    for body, field in (({"model": "next.v1"}, "model"), ({"retrain_policy": {"mode": "often"}}, "retrain_policy.mode")):
+        r = owner.post("/api/v1/projects", json={"name": "x", "task": "ner", **body})
+        assert r.status_code == 422 and r.get_json()["error"]["details"]["field"] == field
+    assert len(owner.get("/api/v1/projects").get_json()["items"]) == before
+
+
 def test_leanlife_formats_registers_formats(chunking, recorder):
     plugins = load_plugins(["ner", "chunking"], extra=[recorder])
     tsv = plugins.formats.get("testing.chunk_tsv")

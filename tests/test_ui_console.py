@@ -60,6 +60,7 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
         row.get_by_label("label name").fill(label["name"])
         row.get_by_label("label colour").fill(label["color"])
         row.get_by_label("label shortcut").fill(label["shortcut"])
+    form.get_by_label("Retrain after every").fill("5")
     shot(owner, "projects")
     form.get_by_text("Create project").click()
 
@@ -84,7 +85,9 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
     admin = server.rest["admin"]
     [project] = admin("GET", "/projects")["items"]
     assert (project["name"], project["task"], project["explanation_kind"]) == ("News entities", "ner", "trigger")
-    assert project["settings"]["retrain_policy"] == {"mode": "every_n", "n": 10}
+    # The form's retraining interval, and the model suggested for NER with triggers.
+    assert project["settings"]["retrain_policy"] == {"mode": "every_n", "n": 5}
+    assert project["settings"]["model"] == "triggerner.v1"
     assert project["settings"]["confidence_threshold"] == 0.9
     labels = admin("GET", f"/projects/{project['id']}/labels")["items"]
     assert [(l["name"], l["color"], l["shortcut"]) for l in labels] == [

@@ -42,7 +42,8 @@ def list_projects():
 
 @bp.post("")
 def create_project():
-    """Create a project; the caller becomes its owner."""
+    """Create a project; the caller becomes its owner. ``model`` (default: the one suggested
+    for the task and explanation kind) and ``retrain_policy`` (default: manual) are optional."""
     user = auth.require_user()
     body = json_body()
     name = field(body, "name", str).strip()
@@ -51,11 +52,17 @@ def create_project():
     task = plugins().tasks.get(field(body, "task", str, choices=plugins().tasks.items))
     explanation_kind = field(body, "explanation_kind", str, EXPLANATION_NONE,
                              choices=(EXPLANATION_NONE, *task.explanation_kinds))
+    # A new project starts with the model its plugins suggest for its task and explanations,
+    # so that "train now" (or a retraining policy given here) works at once.
+    model = (_model_name(body, task.name) if "model" in body
+             else plugins().suggested_model(task.name, explanation_kind))
+    policy = (_retrain_policy(field(body, "retrain_policy", dict)) if "retrain_policy" in body
+              else dict(DEFAULT_RETRAIN_POLICY))
     project = Project(name=name[:200], description=field(body, "description", str, ""),
                       task=task.name, explanation_kind=explanation_kind,
                       multi_label=field(body, "multi_label", bool, False),
                       annotators_see_others=field(body, "annotators_see_others", bool, False),
-                      retrain_policy=dict(DEFAULT_RETRAIN_POLICY), model_config={})
+                      model=model, retrain_policy=policy, model_config={})
     db.session.add(project)
     db.session.flush()
     db.session.add(Membership(project_id=project.id, user_id=user.id, role=OWNER, settings={}))
@@ -105,6 +112,17 @@ def get_settings(project_id: int):
     return jsonify(serialize.project_settings(project_access(project_id).project))
 
 
+def _model_name(body: dict, task: str) -> str | None:
+    """``body["model"]``: a registered model that serves ``task``, or null for none."""
+    name = field(body, "model", str, None)
+    if name is not None:
+        model = plugins().models.get(name)
+        if model is None or task not in model.tasks:
+            serving = [m.name for m in plugins().models if task in m.tasks]
+            raise invalid("model", f"{name!r} is not a model for task {task!r} (available: {serving})")
+    return name
+
+
 def _retrain_policy(value: dict) -> dict:
     where = "retrain_policy."
     mode = field(value, "mode", str, choices=RETRAIN_MODES, where=where)
@@ -126,14 +144,7 @@ def update_settings(project_id: int):
     project = project_access(project_id, owner=True).project
     body = json_body()
     if "model" in body:
-        name = field(body, "model", str, None)
-        if name is not None:
-            model = plugins().models.get(name)
-            if model is None or project.task not in model.tasks:
-                serving = [m.name for m in plugins().models if project.task in m.tasks]
-                raise invalid("model", f"{name!r} is not a model for task {project.task!r} "
-                                       f"(available: {serving})")
-        project.model = name
+        project.model = _model_name(body, project.task)
     if "model_config" in body:
         project.model_config = field(body, "model_config", dict)
     if "retrain_policy" in body:

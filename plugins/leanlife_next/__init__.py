@@ -23,6 +23,7 @@ NEXT = ModelDefinition(
     description="Learns from natural-language explanations parsed into rules, matched "
                 "strictly and softly (NExT, Wang et al. 2020).",
     explanation_parser="leanlife_next.feedback:explanation_feedback",
+    suggested_for=(EXPLANATION_NATURAL_LANGUAGE,),
 )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pluggy
 
-from leanlife_server.plugin_api import ModelDefinition, load_object
+from leanlife_server.plugin_api import EXPLANATION_NONE, ModelDefinition, load_object
 from leanlife_transformer.config import SHARED_DEFAULTS
 
 hookimpl = pluggy.HookimplMarker("leanlife")
@@ -42,6 +42,7 @@ MODELS = (
     ModelDefinition(
         name=RE_MODEL, tasks=("re",), factory="leanlife_transformer.relate:RelationClassifier",
         default_config={**SHARED_DEFAULTS, "no_relation_label": "no_relation"},
+        suggested_for=(EXPLANATION_NONE,),
         description="Transformer relation classifier over entity markers (entity-start pooling).",
     ),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pluggy
 
-from leanlife_server.plugin_api import EXPLANATION_TRIGGER, ModelDefinition
+from leanlife_server.plugin_api import EXPLANATION_NONE, EXPLANATION_TRIGGER, ModelDefinition
 
 from .defaults import DEFAULT_CONFIG
 
@@ -19,6 +19,7 @@ TRIGGERNER = ModelDefinition(
     factory="leanlife_triggerner.model:build_triggerner",
     explanation_kinds=(EXPLANATION_TRIGGER,),
     default_config=DEFAULT_CONFIG,
+    suggested_for=(EXPLANATION_TRIGGER,),
     description="Trigger matching network and trigger-enhanced BiLSTM-CRF tagger over GloVe "
                 "(Lin et al., ACL 2020); predictions name the triggers they matched.",
 )
@@ -28,6 +29,7 @@ BILSTM_CRF = ModelDefinition(
     tasks=("ner",),
     factory="leanlife_triggerner.model:build_bilstm_crf",
     default_config=DEFAULT_CONFIG,
+    suggested_for=(EXPLANATION_NONE,),  # small and fast on a CPU, unlike the transformer tagger
     description="Character + word BiLSTM-CRF over GloVe; learns from labels only.",
 )
 

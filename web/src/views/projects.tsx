@@ -42,6 +42,8 @@ function CreateProject({ tasks }: { tasks: TaskInfo[] }) {
   const task = tasks.find((t) => t.name === taskName)!;
   const [explanation, setExplanation] = useState(task.explanation_kinds[0] ?? "none");
   const [multi, setMulti] = useState(false);
+  // New projects retrain their suggested model as annotations arrive; 0 means on request only.
+  const [retrainEvery, setRetrainEvery] = useState(10);
   const [drafts, setDrafts] = useState<LabelDraft[]>([newDraft(task.label_kinds[0], 0)]);
   const [error, setError] = useState("");
 
@@ -55,7 +57,8 @@ function CreateProject({ tasks }: { tasks: TaskInfo[] }) {
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
-      const project = await post<Project>("/projects", { name, task: taskName, explanation_kind: explanation, multi_label: multi });
+      const retrain_policy = retrainEvery > 0 ? { mode: "every_n", n: retrainEvery } : { mode: "manual" };
+      const project = await post<Project>("/projects", { name, task: taskName, explanation_kind: explanation, multi_label: multi, retrain_policy });
       for (const d of drafts.filter((x) => x.name.trim())) {
         await post(`/projects/${project.id}/labels`, { name: d.name, kind: d.kind, color: d.color, shortcut: d.shortcut || null });
       }
@@ -79,6 +82,9 @@ function CreateProject({ tasks }: { tasks: TaskInfo[] }) {
       {task.label_kinds.includes("document") && (
         <label><input type="checkbox" checked={multi} onChange={(e) => setMulti((e.target as HTMLInputElement).checked)} /> several labels per document</label>
       )}
+      <label>Retrain after every <input name="retrain_every" type="number" min="0" value={retrainEvery}
+        onInput={(e) => setRetrainEvery(Math.max(0, Number((e.target as HTMLInputElement).value) || 0))} /> new
+        annotations <span class="muted">(0: only when asked)</span></label>
       <fieldset>
         <legend>Labels</legend>
         {drafts.map((d, i) => (
