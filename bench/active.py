@@ -11,13 +11,15 @@ without predicting the pool). Both start from the same random seed set.
   the ``bilstm_crf.v1`` model (GloVe BiLSTM-CRF, plugin ``leanlife_triggerner``), strategy
   ``mnlp`` (``--strategies mnlp,least_confidence,token_entropy`` for more).
 - SA: rt_polarity (a seeded split into test set and pool), macro F1, the
-  ``transformer_sa.v1`` model (MiniLM, plugin ``leanlife_transformer``), strategy
-  ``entropy`` (``--strategies entropy,margin,uncertainty`` for more).
+  ``sentence_embedding_sa.v1`` model (logistic regression on frozen MiniLM sentence
+  embeddings, plugin ``leanlife_transformer``; ``--sa-model transformer_sa.v1`` fine-tunes
+  MiniLM instead), strategy ``entropy`` (``--strategies entropy,margin,uncertainty`` for more).
 
 Models, tasks (their ``evaluate``) and strategies come from the installed plugins, through
 their definitions, exactly as the server loads them.
 
-    python bench/active.py                                   # both tasks, the reduced CPU run
+    python bench/active.py                                   # both tasks, one seed, sized for a CPU
+    python bench/active.py --tasks sa --seeds 0,1,2 --strategies entropy,margin   # docs/performance.md
     python bench/active.py --tasks ner --pool 14041 --test 3453 --seed-size 100 --step 100 \\
         --rounds 15 --seeds 0,1,2 --device cuda              # a bigger run
 
@@ -60,9 +62,11 @@ class TaskSetup:
 
 SETUPS = {
     "ner": TaskSetup("ner", "bilstm_crf.v1", {"epochs": 10}, ("mnlp",), "f1", 1),
-    "sa": TaskSetup("sa", "transformer_sa.v1", {"epochs": 4, "learning_rate": 1e-4, "max_length": 64},
-                    ("entropy",), "macro_f1", 2),
+    # The embeddings are computed once per process and cached, so every round only fits the head.
+    "sa": TaskSetup("sa", "sentence_embedding_sa.v1", {}, ("entropy",), "macro_f1", 1),
 }
+SA_FINE_TUNING = TaskSetup("sa", "transformer_sa.v1", {"epochs": 4, "learning_rate": 1e-4, "max_length": 64},
+                           ("entropy",), "macro_f1", 2)
 
 
 def conll_examples(path: Path) -> list[Example]:
@@ -116,7 +120,8 @@ def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example]
     points = []
     for number in range(rounds):
         began = time.perf_counter()
-        model = load_object(definition.factory)({**definition.default_config, **setup.config, "seed": seed},
+        seeded = {"seed": seed} if "seed" in definition.default_config else {}  # a deterministic fit has none
+        model = load_object(definition.factory)({**definition.default_config, **setup.config, **seeded},
                                                 labels, device)
         model.train(Dataset(setup.task, labels, "none", [pool[i] for i in labeled]), lambda fraction, details: None)
         score = evaluate(test, model.predict([Example(e.document_id, e.text) for e in test]))[setup.metric]
@@ -190,28 +195,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default="ner,sa")
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--pool", type=int, default=None, help="unlabeled pool size (default: ner 3000, sa 500)")
-    parser.add_argument("--test", type=int, default=None, help="test set size (default: ner 1000, sa 400)")
+    parser.add_argument("--pool", type=int, default=None, help="unlabeled pool size (default: ner 3000, sa 4000)")
+    parser.add_argument("--test", type=int, default=None, help="test set size (default: ner 1000, sa 1000)")
     parser.add_argument("--seed-size", type=int, default=None, help="first labels, random (default: ner 100, sa 20)")
-    parser.add_argument("--step", type=int, default=None, help="labels per round (default: ner 100, sa 20)")
-    parser.add_argument("--rounds", type=int, default=None, help="points per curve (default: ner 8, sa 6)")
+    parser.add_argument("--step", type=int, default=None, help="labels per round (default: ner 100, sa 50)")
+    parser.add_argument("--rounds", type=int, default=None, help="points per curve (default: ner 8, sa 15)")
     parser.add_argument("--strategies", default=None, help="comma separated (default: ner mnlp, sa entropy)")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--config", default="{}", help="model config as JSON, over the bench's")
+    parser.add_argument("--sa-model", default=SETUPS["sa"].model, choices=(SETUPS["sa"].model, SA_FINE_TUNING.model),
+                        help="the SA model (and its bench config)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: ner 1, sa 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: 1; 2 for transformer_sa.v1)")
     parser.add_argument("--results", type=Path, default=None, help="write the curves as JSON here")
     parser.add_argument("--plot-dir", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
     defaults = {"ner": {"pool": 3000, "test": 1000, "seed_size": 100, "step": 100, "rounds": 8},
-                "sa": {"pool": 500, "test": 400, "seed_size": 20, "step": 20, "rounds": 6}}
+                "sa": {"pool": 4000, "test": 1000, "seed_size": 20, "step": 50, "rounds": 15}}
 
     import torch
 
     plugins = load_plugins()
     results = []
     for task in args.tasks.split(","):
-        base = SETUPS[task]
+        base = SA_FINE_TUNING if task == "sa" and args.sa_model == SA_FINE_TUNING.model else SETUPS[task]
         setup = TaskSetup(base.task, base.model, {**base.config, **json.loads(args.config)},
                           tuple(args.strategies.split(",")) if args.strategies else base.strategies,
                           base.metric, args.threads or base.threads)

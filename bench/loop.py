@@ -340,9 +340,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run jobs in a leanlife worker on Redis (default URL {DEFAULT_REDIS})")
     parser.add_argument("--task", choices=sorted(DEFAULT_MODELS), default="ner",
                         help="the loop's and latency's project: ner, CoNLL-2003 sentences; sa, rt_polarity reviews")
-    parser.add_argument("--model", default=None, help="default: ner bilstm_crf.v1, sa transformer_sa.v1")
+    parser.add_argument("--model", default=None, help="default: ner bilstm_crf.v1, sa transformer_sa.v1 "
+                                                      "(sentence_embedding_sa.v1: the fast SA model)")
     parser.add_argument("--config", default=None, help="model_config as JSON, merged over the model's "
-                        "defaults (default: sa {\"epochs\": 1, \"max_length\": 64}, ner {\"epochs\": 5})")
+                        "defaults (default: sa {\"epochs\": 1, \"max_length\": 64}, ner {\"epochs\": 5}; {} "
+                        "for a --model other than the task's default)")
     parser.add_argument("--strategy", default=None, help="query strategy (default: sa entropy, ner mnlp)")
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--every-n", type=int, default=20)
@@ -361,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {PARTS}")
     model, config, strategy = DEFAULT_MODELS[args.task]
     model, strategy = args.model or model, args.strategy or strategy
-    config = json.loads(args.config) if args.config else config
+    # Another model than the task's default starts from its own default config, not the default model's.
+    config = json.loads(args.config) if args.config else config if model == DEFAULT_MODELS[args.task][0] else {}
     reviews = read_reviews(args.data)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
 

@@ -301,7 +301,8 @@ def test_leanlife_models_and_query_strategies_are_chosen_in_project_settings(mak
 def test_a_new_project_starts_with_the_model_suggested_for_its_task_and_explanations(make_caller):
     owner = make_caller("owner")
     for task, kind, suggested in (("ner", "trigger", "triggerner.v1"), ("ner", "none", "bilstm_crf.v1"),
-                                  ("re", "natural_language", "next.v1"), ("re", "none", "transformer_re.v1")):
+                                  ("re", "natural_language", "next.v1"), ("re", "none", "transformer_re.v1"),
+                                  ("sa", "none", "sentence_embedding_sa.v1")):
         project = create_project(owner, task, kind)
         settings = owner.get(f"/api/v1/projects/{project['id']}/settings").get_json()
         assert (settings["model"], settings["retrain_policy"]) == (suggested, {"mode": "manual"}), (task, kind)

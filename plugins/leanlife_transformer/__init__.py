@@ -3,7 +3,9 @@
 - ``transformer_sa.v1``: a sequence classifier for document labels (multi-label when the
   documents carry several labels),
 - ``transformer_ner.v1``: a BIO token classifier over word pieces, decoded to character spans,
-- ``transformer_re.v1``: an entity-marker classifier for the relation between two entity spans.
+- ``transformer_re.v1``: an entity-marker classifier for the relation between two entity spans,
+- ``sentence_embedding_sa.v1``: a logistic regression on frozen, cached sentence embeddings
+  for document labels (fast to retrain on a CPU).
 
 This module only registers the models; torch and transformers are imported when a model is
 built or loaded (the factories are dotted paths), never when the web app starts.
@@ -24,6 +26,7 @@ hookimpl = pluggy.HookimplMarker("leanlife")
 SA_MODEL = "transformer_sa.v1"
 NER_MODEL = "transformer_ner.v1"
 RE_MODEL = "transformer_re.v1"
+SENTENCE_EMBEDDING_SA_MODEL = "sentence_embedding_sa.v1"
 SAVED_MODEL_FILE = "leanlife_model.json"  # written by every saved model: its name and config
 
 MODELS = (
@@ -44,6 +47,15 @@ MODELS = (
         default_config={**SHARED_DEFAULTS, "no_relation_label": "no_relation"},
         suggested_for=(EXPLANATION_NONE,),
         description="Transformer relation classifier over entity markers (entity-start pooling).",
+    ),
+    ModelDefinition(
+        name=SENTENCE_EMBEDDING_SA_MODEL, tasks=("sa",),
+        factory="leanlife_transformer.sentence_embedding:SentenceEmbeddingClassifier",
+        default_config={key: SHARED_DEFAULTS[key] for key in ("checkpoint", "max_length", "predict_batch_size")}
+        | {"multi_label": None, "regularization": 10.0},
+        suggested_for=(EXPLANATION_NONE,),  # the live loop's fastest SA model on a CPU
+        description="Logistic regression on frozen, mean-pooled MiniLM sentence embeddings (cached per "
+                    "process): retrains in a fraction of a second once the documents are encoded.",
     ),
 )
 

@@ -37,6 +37,7 @@ class TransformerConfig:
     predict_batch_size: int = 64
     multi_label: bool | None = None  # SA: None infers it from the training documents
     no_relation_label: str = "no_relation"  # RE: the class of entity pairs without a relation
+    regularization: float = 10.0  # sentence-embedding SA: the logistic regression's inverse penalty (C)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], allowed: Mapping[str, Any]) -> "TransformerConfig":
@@ -48,8 +49,9 @@ class TransformerConfig:
         for key in ("epochs", "batch_size", "max_length", "predict_batch_size"):
             if key in merged:
                 _check_positive(key, merged[key], int)
-        if "learning_rate" in merged:
-            _check_positive("learning_rate", merged["learning_rate"], (int, float))
+        for key in ("learning_rate", "regularization"):
+            if key in merged:
+                _check_positive(key, merged[key], (int, float))
         if "seed" in merged and (isinstance(merged["seed"], bool) or not isinstance(merged["seed"], int)):
             raise ValueError(f"config.seed: must be an integer, got {merged['seed']!r}")
         if merged.get("multi_label") not in (None, True, False):

@@ -35,6 +35,12 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of the token states over the real (unpadded) tokens: one vector a sequence."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
 class EncoderClassifier(nn.Module):
     def __init__(self, encoder: nn.Module, num_classes: int, pooling: str):
         super().__init__()
@@ -57,8 +63,7 @@ class EncoderClassifier(nn.Module):
         if self.pooling == TOKENS:
             pooled = hidden
         elif self.pooling == MEAN:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = mean_pool(hidden, attention_mask)
         else:
             rows = torch.arange(hidden.size(0), device=hidden.device)
             pooled = torch.cat([hidden[rows, markers[:, 0]], hidden[rows, markers[:, 1]]], dim=-1)

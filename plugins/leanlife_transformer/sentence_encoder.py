@@ -1,0 +1,66 @@
+"""A frozen sentence encoder: the checkpoint's token states, mean-pooled over the real tokens
+and scaled to unit length (what the all-MiniLM-L6-v2 sentence-transformers pipeline does).
+
+One encoder per (checkpoint, max_length, device) and process, and it remembers the vector
+of every text it has encoded: the retraining worker and the active-learning bench build a
+new model for every round over mostly the same documents, and re-encoding them would cost
+far more than fitting the head.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from leanlife_transformer.network import mean_pool, resolve_device
+
+MAX_CACHED_TEXTS = 100_000  # 384 floats each: about 150 MB at most; the oldest go first
+
+
+class SentenceEncoder:
+    def __init__(self, directory: Path, max_length: int, device: str | None = "cpu"):
+        self.device = resolve_device(device)
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, use_fast=True)
+        self.encoder = AutoModel.from_pretrained(directory, local_files_only=True).to(self.device).eval()
+        self.dimension: int = self.encoder.config.hidden_size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # the worker may encode from several threads
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """One unit-length float32 row per text; texts seen before come from the cache.
+        ``progress(encoded, to_encode)`` follows the new texts only."""
+        with self._lock:
+            missing = sorted({t for t in texts if t not in self._vectors}, key=len)
+            for first in range(0, len(missing), batch_size):
+                batch = missing[first:first + batch_size]
+                self._vectors.update(zip(batch, self._encode_batch(batch)))
+                if progress is not None:
+                    progress(first + len(batch), len(missing))
+            rows = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, self.dimension),
+                                                                                      np.float32)
+            for text in list(self._vectors)[:max(0, len(self._vectors) - MAX_CACHED_TEXTS)]:
+                del self._vectors[text]
+        return rows
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        inputs = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
+                                return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            hidden = self.encoder(input_ids=inputs["input_ids"],
+                                  attention_mask=inputs["attention_mask"]).last_hidden_state
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, inputs["attention_mask"]).float(), dim=-1)
+        return pooled.cpu().numpy()
+
+
+@lru_cache(maxsize=4)
+def shared_encoder(directory: Path, max_length: int, device: str | None = "cpu") -> SentenceEncoder:
+    """The process's encoder for these settings (loaded once, its cache kept)."""
+    return SentenceEncoder(directory, max_length, device)
