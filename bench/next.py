@@ -11,6 +11,7 @@ test split). The score without that threshold is printed too.
 
     python bench/next.py --seeds 0 1 2 --steps 3000 --device cuda    # the full runs (GPU)
     python bench/next.py --seeds 0 1 2 --steps 1500                 # the reduced CPU run in docs/next.md
+    python bench/next.py --labels-only        # only how right the strict and soft labels are (no training)
 """
 
 from __future__ import annotations
@@ -26,18 +27,17 @@ import torch
 
 from leanlife_next.datasets import read_explanations, read_semeval
 from leanlife_next.embeddings import build_vocabulary
-from leanlife_next.execute import Corpus, Executor, soft_tolerance
+from leanlife_next.execute import Corpus
 from leanlife_next.labeling import LabelingRule, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import ParseError, parse
-from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
+from leanlife_next.soft import SoftMatcher
 from leanlife_next.tokens import instance_from_placeholders
-from leanlife_next.training import DEFAULTS
+from leanlife_next.training import DEFAULTS, soft_votes
 
 MODES = ("explained", "strict", "next")
 OTHER = "Other"
-SOFT_THRESHOLD = DEFAULTS["soft_threshold"]  # what training uses to admit a soft label
 
 
 def relation_type(label: str) -> str:
@@ -90,16 +90,18 @@ class LabelReport:
     def _wrong(self, labels: np.ndarray, chosen: np.ndarray) -> Counter:
         return Counter(self.classes[k] for k in self.gold[chosen & (labels != self.gold)])
 
-    def soft(self, matcher: SoftMatcher, vocabulary: dict[str, int], threshold: float, title: str) -> None:
+    def soft(self, matcher: SoftMatcher, vocabulary: dict[str, int], options: dict, title: str) -> None:
         """The soft labels of the sentences no rule matches strictly (what soft matching adds)."""
-        corpus = Corpus(self.unlabeled, dict(vocabulary))
-        scorer = SoftPhraseScorer(matcher, corpus, {p for r in self.rules for p in phrases(r.formula)})
-        labels = vote(self.rules, rule_scores(self.rules, corpus, Executor(scorer, soft_tolerance)),
-                      self.classes, threshold).labels
+        votes = soft_votes(matcher, self.rules, Corpus(self.unlabeled, dict(vocabulary)), self.classes, options)
+        labels = votes.labels
         chosen = (labels >= 0) & (self.strict < 0)
-        print(f"soft labels ({title}, threshold {threshold}, strictly matched ones left out): "
-              f"{chosen.sum()} sentences, {(labels[chosen] == self.gold[chosen]).mean():.1%} right; "
-              f"wrong ones' gold: {dict(self._wrong(labels, chosen).most_common(4))}", flush=True)
+        right = labels[chosen] == self.gold[chosen]
+        weights = votes.scores[chosen]
+        print(f"soft labels ({title}; threshold {options['soft_threshold']}, quantile "
+              f"{options['soft_quantile']}, trigram weight {options['trigram_weight']}; strictly matched "
+              f"ones left out): {chosen.sum()} sentences, {right.mean() if right.size else 0:.1%} right, "
+              f"{weights[right].sum() / max(weights.sum(), 1e-9):.1%} of the weight right; wrong ones' gold: "
+              f"{dict(self._wrong(labels, chosen).most_common(4))}", flush=True)
 
 
 def main() -> None:
@@ -109,6 +111,14 @@ def main() -> None:
     args.add_argument("--steps", type=int, default=3000, help="optimisation steps, the same for every mode")
     args.add_argument("--soft-refresh", type=int, default=100, help="steps between soft labelings of the pool")
     args.add_argument("--alpha", type=float, default=DEFAULTS["alpha"], help="weight of the soft-labeled loss")
+    args.add_argument("--soft-threshold", type=float, default=DEFAULTS["soft_threshold"],
+                      help="score a soft label needs")
+    args.add_argument("--soft-quantile", type=float, default=DEFAULTS["soft_quantile"],
+                      help="each phrase's scores are calibrated against this quantile of its window scores (0: off)")
+    args.add_argument("--trigram-weight", type=float, default=DEFAULTS["trigram_weight"],
+                      help="weight of character-trigram similarity in the phrase score")
+    args.add_argument("--labels-only", action="store_true",
+                      help="only report how right the strict and untrained soft labels are (no training)")
     args.add_argument("--dev", type=int, default=800, help="TRAIN sentences held out to set the Other threshold")
     args.add_argument("--unlabeled", type=int, default=0, help="use only this many (0: all)")
     args.add_argument("--test", type=int, default=0, help="score only this many test sentences (0: all)")
@@ -145,19 +155,25 @@ def main() -> None:
     gold = [s.label for s in test_sentences]
     print(f"explained {len(explained)}, rules {len(rules)}, unlabeled {len(unlabeled)}, dev {len(dev)}, "
           f"test {len(test)}, classifier {options.classifier}, device {options.device}, "
-          f"steps {options.steps}, alpha {options.alpha}, threads {options.threads}")
+          f"steps {options.steps}, alpha {options.alpha}, threads {options.threads}, soft threshold "
+          f"{options.soft_threshold}, quantile {options.soft_quantile}, trigram weight {options.trigram_weight}")
     print("labels among explained:", dict(Counter(e.label for e in explained_entries)))
     report = LabelReport(rules, unlabeled, [s.label for s in pool_sentences], classes)
     vocabulary, vectors = build_vocabulary([w for i in unlabeled for w in i.words] + [
         w for r in rules for p in phrases(r.formula) for w in p.words])
-    report.soft(SoftMatcher(vectors), vocabulary, SOFT_THRESHOLD, "untrained matcher")
+    soft_options = {"soft_threshold": options.soft_threshold, "soft_quantile": options.soft_quantile,
+                    "trigram_weight": options.trigram_weight}
+    torch.manual_seed(0)  # the untrained matcher's attention layer is random
+    report.soft(SoftMatcher(vectors), vocabulary, soft_options, "untrained matcher")
+    if options.labels_only:
+        return
 
     results: dict[str, list[tuple[float, float]]] = {m: [] for m in options.modes}
     for seed in options.seeds:  # seeds outermost: a cut-short run still has every mode
         for mode in options.modes:
             config = {"task": "re", "mode": mode, "steps": options.steps, "seed": seed,
                       "soft_refresh": options.soft_refresh, "alpha": options.alpha,
-                      "classifier": options.classifier}
+                      "classifier": options.classifier, **soft_options}
             model = NextModel(config, classes, options.device)
             started = time.perf_counter()
             metrics = model.fit(explained, rules, unlabeled if mode != "explained" else [],
@@ -177,7 +193,7 @@ def main() -> None:
                   f"(Other threshold {threshold:.3f} from dev; arg-max only {plain:.4f}; dev F1 {dev_score:.4f})  "
                   f"train {seconds:.0f}s  {extra}", flush=True)
             if mode == "next":
-                report.soft(model.matcher, model.vocabulary, SOFT_THRESHOLD, f"matcher trained, seed {seed}")
+                report.soft(model.matcher, model.vocabulary, soft_options, f"matcher trained, seed {seed}")
     print("\nmode        mean F1   std     arg-max F1   (seeds)")
     for mode, scores in results.items():
         main_scores, plain_scores = zip(*scores)

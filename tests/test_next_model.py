@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -10,13 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from leanlife_next.embeddings import build_vocabulary
-from leanlife_next.execute import Corpus, Executor, soft_tolerance
+from leanlife_next.execute import Corpus
 from leanlife_next.labeling import LabelingRule, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import parse
-from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
+from leanlife_next.soft import SoftMatcher
 from leanlife_next.tokens import instance_from_placeholders
+from leanlife_next.training import soft_votes
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn
 
 
@@ -43,22 +45,39 @@ def _rules():
     return classes, rules
 
 
-def test_soft_matching_labels_paraphrases_that_strict_matching_misses():
+# Unlabeled sentences that express neither relation: a calibrated matcher must leave them out.
+FILLERS = ["is near the", "and the", "sat next to a", "was seen with the", "or a", "is bigger than the",
+           "looked at the", "is not a", "went to the", "and then a", "was found beside the", "is older than my"]
+BACKGROUND = [f"{det} SUBJ-O {filler} OBJ-O {end}" for det, filler, end
+              in itertools.product(("the", "a", "my", "his", "this"), FILLERS, (".", "today", "again"))]
+
+
+def _soft_and_strict(options):
     classes, rules = _rules()
-    sentences = [s for s, _ in STRICT + PARAPHRASES]
-    gold = np.array([y for _, y in STRICT + PARAPHRASES])
+    sentences = [s for s, _ in STRICT + PARAPHRASES] + BACKGROUND
+    gold = np.array([y for _, y in STRICT + PARAPHRASES] + [-1] * len(BACKGROUND))
     instances = [instance_from_placeholders(s) for s in sentences]
     vocabulary, vectors = build_vocabulary(
         [w for i in instances for w in i.words] + [w for r in rules for p in phrases(r.formula) for w in p.words])
     corpus = Corpus(instances, dict(vocabulary))
     strict = vote(rules, rule_scores(rules, corpus), classes)
-    scorer = SoftPhraseScorer(SoftMatcher(vectors), corpus, {p for r in rules for p in phrases(r.formula)})
-    soft = vote(rules, rule_scores(rules, corpus, Executor(scorer, soft_tolerance)), classes)
-    strict_right = int((strict.labels == gold).sum())
-    soft_right = int((soft.labels == gold).sum())
-    assert strict_right == len(STRICT)  # exact matches only
-    assert soft_right > strict_right, (strict.labels, soft.labels)
-    assert ((soft.labels >= 0) & (soft.labels != gold)).sum() <= 1
+    soft = soft_votes(SoftMatcher(vectors), rules, corpus, classes, options)  # training's scorer
+    return gold, strict.labels, soft.labels
+
+
+def test_soft_matching_labels_paraphrases_that_strict_matching_misses():
+    gold, strict, soft = _soft_and_strict({})  # the training defaults
+    strict_right = int((strict == gold).sum())
+    soft_right = int(((soft == gold) & (gold >= 0)).sum())
+    assert strict_right == len(STRICT) + len(BACKGROUND)  # exact matches only, background left out
+    assert soft_right > len(STRICT), soft[:len(STRICT) + len(PARAPHRASES)]
+    assert ((soft >= 0) & (soft != gold)).sum() <= 1  # hardly any wrong label, background included
+
+
+def test_uncalibrated_soft_matching_labels_the_background():
+    """Why scores are calibrated per phrase: raw similarities label most unrelated sentences."""
+    gold, _, soft = _soft_and_strict({"soft_quantile": 0.0, "trigram_weight": 0.0})
+    assert (soft[gold < 0] >= 0).mean() > 0.5
 
 
 def _relation_example(doc_id, text, subject, obj, label=None, explanation=None):

@@ -14,7 +14,6 @@ import numpy as np
 
 from leanlife_next.logic import (
     AFTER,
-    AROUND,
     BEFORE,
     START,
     And,

@@ -180,12 +180,15 @@ def atoms(formula: Formula) -> list[Formula]:
     return [formula]
 
 
-def phrases(formula: Formula) -> set[Phrase]:
-    found = set()
+def phrases(formula: Formula) -> list[Phrase]:
+    """The distinct phrases of a formula, left to right. A list, not a set: a set's order
+    changes with Python's string hashing from one process to the next, and that order reaches
+    the vocabulary rows and the training samples, so runs did not repeat across processes."""
+    found: list[Phrase] = []
     for atom in atoms(formula):
         for value in vars(atom).values():
-            if isinstance(value, Phrase):
-                found.add(value)
+            if isinstance(value, Phrase) and value not in found:
+                found.append(value)
     return found
 
 

@@ -5,6 +5,11 @@ A phrase and every window of the sentence with as many words are pooled the same
 clipped at 0. It is trained with the two NExT matching losses: ``find`` (in an explained
 sentence, the phrase's true position should score highest) and ``sim`` (different phrases
 should not look alike).
+
+For soft labeling, :class:`SoftPhraseScorer` blends in character-trigram similarity (plurals,
+misspellings) and calibrates each phrase's scores against that phrase's own scores over all
+windows of the corpus, so that only windows that match unusually well score above 0 (raw
+cosines of short function-word phrases are high almost everywhere; see docs/next.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from torch.nn import functional as F
 
 from leanlife_next.execute import Corpus
 from leanlife_next.logic import Phrase
+from leanlife_next.trigrams import TrigramMatcher
 
 
 class SoftMatcher(nn.Module):
@@ -92,24 +98,47 @@ class SoftMatcher(nn.Module):
         return F.relu(similarity[off_diagonal] - margin).mean()
 
 
+def calibrate(scores: np.ndarray, valid: np.ndarray, quantile: float) -> np.ndarray:
+    """Scores relative to the phrase's own null distribution: 0 up to the ``quantile`` of its
+    scores over all windows of the corpus, rising linearly to 1 at a perfect match. Without it,
+    a short phrase of function words scores high almost anywhere."""
+    windows = scores[valid]
+    if not 0 < quantile < 1 or windows.size == 0:
+        return scores
+    floor = min(float(np.quantile(windows, quantile)), 1 - 1e-3)
+    return np.clip((scores - floor) / (1 - floor), 0.0, 1.0).astype(np.float32)
+
+
 class SoftPhraseScorer:
     """The executor's matcher backed by a SoftMatcher: scores cached per phrase for one corpus
-    (one pass of soft labeling), computed without gradients."""
+    (one pass of soft labeling), computed without gradients.
 
-    def __init__(self, matcher: SoftMatcher, corpus: Corpus, phrases: set[Phrase]):
+    ``trigrams`` (a :class:`TrigramMatcher` for the same corpus) is blended in with weight
+    ``trigram_weight``; the blend is then calibrated per phrase at ``quantile`` (0: not at all).
+    """
+
+    def __init__(self, matcher: SoftMatcher, corpus: Corpus, phrases: set[Phrase],
+                 quantile: float = 0.0, trigrams: TrigramMatcher | None = None,
+                 trigram_weight: float = 0.0):
         self.corpus = corpus
         self.cache: dict[Phrase, np.ndarray] = {}
         by_length: dict[int, list[Phrase]] = {}
-        for phrase in phrases:
+        # Sorted: the chunks below change float rounding, and a set's order changes per process.
+        for phrase in sorted(phrases, key=lambda p: p.words):
             by_length.setdefault(len(phrase.words), []).append(phrase)
         with torch.no_grad():
             # The sentence side is pooled once per phrase length, not once per phrase.
             sums = matcher.prefix_sums(torch.as_tensor(corpus.ids, dtype=torch.long))
             for length, group in by_length.items():
                 windows = matcher.windows(sums, length)
+                valid = np.arange(corpus.ids.shape[1])[None, :] + length <= corpus.lengths[:, None]
                 for start in range(0, len(group), 16):  # bounds memory: [16, N, T] at a time
                     chunk = group[start:start + 16]
-                    self.cache.update(zip(chunk, matcher.scores(chunk, corpus, windows).numpy()))
+                    for phrase, scores in zip(chunk, matcher.scores(chunk, corpus, windows).numpy()):
+                        if trigrams is not None and trigram_weight > 0:
+                            scores = ((1 - trigram_weight) * scores
+                                      + trigram_weight * trigrams(phrase, corpus))
+                        self.cache[phrase] = calibrate(scores, valid, quantile)
 
     def __call__(self, phrase: Phrase, corpus: Corpus) -> np.ndarray:
         if corpus is not self.corpus:

@@ -1,7 +1,9 @@
 """Training NExT (torch): the classifier learns from the explained sentences, the sentences
 the rules label strictly, and the sentences they match softly, each weighted by its matching
 score, while the soft matcher learns to find the explained phrases. The combined objective is
-the paper's: ``L = L_labeled + alpha * L_soft + beta * L_sim + gamma * L_find``.
+the paper's: ``L = L_labeled + alpha * L_soft + beta * L_sim + gamma * L_find``. Soft scores
+are blended with character-trigram similarity (``trigram_weight``) and calibrated per phrase
+(``soft_quantile``), see :mod:`leanlife_next.soft`.
 
 Modes (config ``mode``): ``explained`` uses the explained sentences only, ``strict`` adds the
 strictly matched ones, ``next`` (default) adds soft matching.
@@ -26,15 +28,16 @@ from torch import nn
 from torch.nn import functional as F
 
 from leanlife_next.execute import Corpus, Executor, exact_matcher, soft_tolerance
-from leanlife_next.labeling import LabelingRule, rule_scores, vote
+from leanlife_next.labeling import LabelingRule, Votes, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
 from leanlife_next.tokens import Instance
+from leanlife_next.trigrams import TrigramMatcher
 
 EXPLAINED, STRICT, NEXT = "explained", "strict", "next"
 DEFAULTS = {"mode": NEXT, "epochs": 10, "steps": 0, "batch_size": 32, "learning_rate": 1e-3,
             "alpha": 0.5, "beta": 0.1, "gamma": 0.1, "soft_threshold": 0.5, "soft_refresh": 50,
-            "seed": 0}
+            "soft_quantile": 0.99, "trigram_weight": 0.5, "seed": 0}
 
 
 @dataclass
@@ -73,13 +76,24 @@ def _batches(items: list, size: int):
             yield items[start:start + size]
 
 
-def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus, all_phrases,
-                 threshold: float) -> list[tuple[Instance, int, float]]:
-    """The pool sentences the rules match softly, with their label and matching score."""
+def soft_votes(matcher: SoftMatcher, rules: Sequence[LabelingRule], corpus: Corpus,
+               classes: Sequence[str], options: Mapping[str, Any],
+               trigrams: TrigramMatcher | None = None) -> Votes:
+    """The rules' soft votes on ``corpus`` with the scorer settings in ``options`` (what
+    training uses, and what the benchmark checks against gold)."""
+    options = {**DEFAULTS, **options}
     matcher.eval()
-    scorer = SoftPhraseScorer(matcher, corpus, set(all_phrases))
-    votes = vote(training.rules, rule_scores(training.rules, corpus, Executor(scorer, soft_tolerance)),
-                 training.classes, threshold)
+    scorer = SoftPhraseScorer(matcher, corpus, {p for r in rules for p in phrases(r.formula)},
+                              float(options["soft_quantile"]), trigrams or TrigramMatcher(corpus),
+                              float(options["trigram_weight"]))
+    return vote(rules, rule_scores(rules, corpus, Executor(scorer, soft_tolerance)), classes,
+                float(options["soft_threshold"]))
+
+
+def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus,
+                 options: Mapping[str, Any], trigrams: TrigramMatcher) -> list[tuple[Instance, int, float]]:
+    """The pool sentences the rules match softly, with their label and matching score."""
+    votes = soft_votes(matcher, training.rules, corpus, training.classes, options, trigrams)
     return [(corpus.instances[n], int(votes.labels[n]), float(votes.scores[n]))
             for n in np.flatnonzero(votes.labels >= 0)]
 
@@ -108,6 +122,7 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
                         "strict_conflicts": votes.conflicts})
     soft_corpus = Corpus([unlabeled.instances[n] for n in pool], unlabeled.vocab)
     soft_on = mode == NEXT and bool(training.rules) and len(soft_corpus) > 0
+    trigrams = TrigramMatcher(soft_corpus) if soft_on else None  # fixed: built once
     find = _find_examples(training, explained_corpus) if mode == NEXT else []
     all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
                          key=lambda p: p.words)
@@ -126,8 +141,7 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     total = 0.0
     for step in range(steps):
         if soft_on and step % refresh == 0:
-            soft = _soft_labels(matcher, training, soft_corpus, all_phrases,
-                                float(options["soft_threshold"]))
+            soft = _soft_labels(matcher, training, soft_corpus, options, trigrams)
             soft_batches = _batches(soft, size) if soft else None
             metrics["soft_matched"] = len(soft)
         classifier.train()
