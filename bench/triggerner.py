@@ -2,7 +2,10 @@
 
 (a) the BiLSTM-CRF on a share of the training sentences (no triggers), (b) TriggerNER on a
 share of the training sentences with their triggers (``trigger_20.txt`` holds the 20% share).
-Entity-level micro F1 on the test split, and the training time of every run.
+Entity-level micro F1 on the test split (``--split dev`` for choosing settings), and the
+training time of every run. ``--self-training`` adds a separate series: TriggerNER that also
+pseudo-labels the rest of the training sentences (unlabeled text, which the paper's claim
+does not use).
 
     python bench/triggerner.py                          # the paper's full curves, 3 seeds (GPU)
     python bench/triggerner.py --epochs 3 --max-test 1000 --seeds 0 \\
@@ -20,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,21 +49,34 @@ def labels_of(columns) -> list[str]:
 TRIGGERNER, BILSTM_CRF = "triggerner", "bilstm_crf"
 # The ablation: the BiLSTM-CRF on exactly the sentences TriggerNER gets, their triggers unused.
 SAME_SENTENCES = "bilstm_crf_trigger_sentences"
+# TriggerNER plus self-training on the other training sentences as unlabeled text.
+SELF_TRAINING = "triggerner_self_training"
 SERIES = {BILSTM_CRF: "BiLSTM-CRF (labels only)", TRIGGERNER: "TriggerNER (with triggers)",
-          SAME_SENTENCES: "BiLSTM-CRF on TriggerNER's sentences"}
+          SAME_SENTENCES: "BiLSTM-CRF on TriggerNER's sentences",
+          SELF_TRAINING: "TriggerNER + self-training on unlabeled sentences"}
 
 
-def run(series: str, train, test, labels, config: dict, device: str) -> dict:
-    build = build_triggerner if series == TRIGGERNER else build_bilstm_crf
+def run(series: str, train, unlabeled, test, labels, config: dict, device: str,
+        nearest: list[int]) -> list[dict]:
+    """Train once; score once, or, for TriggerNER with ``nearest``, once per k (k only
+    changes inference)."""
+    build = build_bilstm_crf if series in (BILSTM_CRF, SAME_SENTENCES) else build_triggerner
     tagger = build(config, labels, device)
     began = time.perf_counter()
-    metrics = tagger.train(Dataset("ner", {label: "span" for label in labels}, "trigger", train),
+    metrics = tagger.train(Dataset("ner", {label: "span" for label in labels}, "trigger", train, unlabeled),
                            lambda fraction, details: None)
     seconds = time.perf_counter() - began
-    scores = evaluate(test, tagger.predict(test))
-    return {"precision": scores["precision"], "recall": scores["recall"], "f1": scores["f1"],
-            "train_seconds": seconds, "train_sentences": int(metrics["sentences"]),
-            "triggers": int(metrics["triggers"])}
+    results = []
+    for k in (nearest if tagger.use_triggers and nearest else [None]):
+        if k is not None:
+            tagger.config["nearest_triggers"] = k
+        scores = evaluate(test, tagger.predict(test))
+        results.append({"k": tagger.config["nearest_triggers"] if tagger.use_triggers else None,
+                        "precision": scores["precision"], "recall": scores["recall"], "f1": scores["f1"],
+                        "train_seconds": seconds, "train_sentences": int(metrics["sentences"]),
+                        "triggers": int(metrics["triggers"]),
+                        "pseudo_labeled": int(metrics["pseudo_labeled_sentences"])})
+    return results
 
 
 def plot(rows: list[dict], path: Path, title: str) -> bool:
@@ -71,13 +88,14 @@ def plot(rows: list[dict], path: Path, title: str) -> bool:
     from matplotlib import pyplot
 
     figure, axes = pyplot.subplots(figsize=(6, 4))
-    for model, name in SERIES.items():
-        points = sorted((r["fraction"], r["f1_mean"] * 100, r["f1_stdev"] * 100) for r in rows if r["model"] == model)
-        if points:
-            xs, ys, errors = zip(*points)
-            axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name)
+    for (model, k) in dict.fromkeys((r["model"], r["k"]) for r in rows):
+        points = sorted((r["fraction"], r["f1_mean"] * 100, r["f1_stdev"] * 100) for r in rows
+                        if (r["model"], r["k"]) == (model, k))
+        xs, ys, errors = zip(*points)
+        name = SERIES[model] if k is None or len({r["k"] for r in rows}) <= 2 else f"{SERIES[model]}, k={k}"
+        axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=name)
     axes.set_xlabel("% of training sentences")
-    axes.set_ylabel("test entity F1 (%)")
+    axes.set_ylabel("entity F1 (%)")
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
@@ -97,9 +115,16 @@ def main() -> None:
                         help=f"TriggerNER: percent of the training sentences, at most {TRIGGER_SHARE}")
     parser.add_argument("--same-sentences", action="store_true",
                         help="also train the BiLSTM-CRF on TriggerNER's sentences, without their triggers")
+    parser.add_argument("--self-training", action="store_true",
+                        help="also train TriggerNER with the other training sentences as unlabeled text "
+                             "(self_training_rounds defaults to 1 there)")
+    parser.add_argument("--nearest", type=int_list, default=[],
+                        help="TriggerNER: score with each of these k nearest prototypes (default: the config's)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test",
+                        help="score on the test split, or on dev to choose settings")
     parser.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--max-test", type=int, default=0, help="first N test sentences (0: all)")
+    parser.add_argument("--max-test", type=int, default=0, help="first N evaluation sentences (0: all)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads; small recurrent ops run fastest on one")
@@ -114,7 +139,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     folder = args.data / args.dataset
     train_columns = read_columns(folder / "train.txt")
-    test_columns = read_columns(folder / "test.txt")
+    test_columns = read_columns(folder / f"{args.split}.txt")
     if args.max_test:
         test_columns = test_columns[:args.max_test]
     labels = labels_of(train_columns)
@@ -123,13 +148,16 @@ def main() -> None:
     with_triggers = read_trigger_examples(folder / "trigger_20.txt")
     config = {"epochs": args.epochs, **args.config}
     print(f"{args.dataset}: {len(train)} training sentences, {len(with_triggers)} with triggers, "
-          f"{len(test)} test sentences; labels {labels}; config {config}", file=sys.stderr)
+          f"{len(test)} {args.split} sentences; labels {labels}; config {config}", file=sys.stderr)
 
     runs = []
-    plan = [(BILSTM_CRF, f, train) for f in args.fractions] + \
-           [(TRIGGERNER, f, with_triggers) for f in args.trigger_fractions]
+    # The cheap runs first, so that a long run cut short still reports them.
+    plan = [(TRIGGERNER, f, with_triggers) for f in args.trigger_fractions]
     if args.same_sentences:
         plan += [(SAME_SENTENCES, f, with_triggers) for f in args.trigger_fractions]
+    plan += [(BILSTM_CRF, f, train) for f in args.fractions]
+    if args.self_training:
+        plan += [(SELF_TRAINING, f, with_triggers) for f in args.trigger_fractions]
     for model, fraction, pool in plan:
         for seed in args.seeds:
             shuffled = pool[:]
@@ -137,30 +165,44 @@ def main() -> None:
             # The trigger pool is itself the 20% share: take fraction/20 of it.
             share = fraction / 100 if pool is train else fraction / TRIGGER_SHARE
             subset = shuffled[:max(1, round(share * len(pool)))]
-            result = run(model, subset, test, labels, {**config, "seed": seed}, args.device)
-            runs.append({"model": model, "fraction": fraction, "seed": seed, **result})
-            print(f"{model:>28} {fraction:>3}% seed {seed}: F1 {result['f1']:.4f} "
-                  f"({result['train_sentences']} sentences, {result['train_seconds']:.0f} s)", file=sys.stderr)
+            model_config = {**config, "seed": seed}
+            unlabeled = ()
+            if model == SELF_TRAINING:
+                model_config.setdefault("self_training_rounds", 1)
+                taken = {example.text for example in subset}
+                unlabeled = [replace(e, annotations=()) for e in train if e.text not in taken]
+            for result in run(model, subset, unlabeled, test, labels, model_config, args.device, args.nearest):
+                runs.append({"model": model, "fraction": fraction, "seed": seed, **result})
+                print(f"{model:>28} {fraction:>3}% seed {seed} k {result['k']}: {args.split} F1 {result['f1']:.4f} "
+                      f"({result['train_sentences']} sentences, {result['pseudo_labeled']} pseudo-labeled, "
+                      f"{result['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
 
     rows = []
-    for model, fraction, _ in plan:
-        scores = [r for r in runs if (r["model"], r["fraction"]) == (model, fraction)]
+    for model, fraction, k in dict.fromkeys((r["model"], r["fraction"], r["k"]) for r in runs):
+        scores = [r for r in runs if (r["model"], r["fraction"], r["k"]) == (model, fraction, k)]
         f1s = [r["f1"] for r in scores]
-        rows.append({"model": model, "fraction": fraction, "seeds": len(scores),
+        rows.append({"model": model, "fraction": fraction, "k": k, "seeds": len(scores),
                      "sentences": scores[0]["train_sentences"], "f1_mean": statistics.mean(f1s),
                      "f1_stdev": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
+                     "precision_mean": statistics.mean(r["precision"] for r in scores),
+                     "recall_mean": statistics.mean(r["recall"] for r in scores),
+                     "pseudo_labeled_mean": statistics.mean(r["pseudo_labeled"] for r in scores),
                      "train_seconds_mean": statistics.mean(r["train_seconds"] for r in scores)})
-    print("| model | % train sentences | sentences | seeds | test F1 (mean ± sd) | train time per run |")
-    print("|---|---|---|---|---|---|")
+    print(f"| model | k | % train sentences | sentences | seeds | {args.split} F1 (mean ± sd) | P / R | "
+          f"pseudo-labeled | train time per run |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['model']} | {row['fraction']} | {row['sentences']} | {row['seeds']} | "
-              f"{row['f1_mean'] * 100:.1f} ± {row['f1_stdev'] * 100:.1f} | {row['train_seconds_mean']:.0f} s |")
+        print(f"| {row['model']} | {row['k'] or '—'} | {row['fraction']} | {row['sentences']} | {row['seeds']} | "
+              f"{row['f1_mean'] * 100:.1f} ± {row['f1_stdev'] * 100:.1f} | "
+              f"{row['precision_mean'] * 100:.1f} / {row['recall_mean'] * 100:.1f} | "
+              f"{row['pseudo_labeled_mean']:.0f} | {row['train_seconds_mean']:.0f} s |")
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                             "config": config, "device": args.device,
                                             "test_sentences": len(test), "runs": runs, "rows": rows}, indent=1))
-    if args.plot and not plot(rows, args.plot, f"{args.dataset}: {len(test)} test sentences, {args.epochs} epochs"):
+    title = f"{args.dataset}: {len(test)} {args.split} sentences, {args.epochs} epochs"
+    if args.plot and not plot(rows, args.plot, title):
         print("matplotlib is not installed: no plot written", file=sys.stderr)
 
 

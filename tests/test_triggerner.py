@@ -227,6 +227,45 @@ def test_self_training_adds_confident_unlabeled_sentences():
     assert 0 < metrics["pseudo_labeled_sentences"] <= 30
 
 
+def conflicting_examples() -> list[Example]:
+    """The synthetic data, where "arrived in" also explains a person in one more sentence."""
+    text = "Smith arrived in style ."
+    return synthetic_examples(20, seed=4) + [Example(99, text, (entity(text, "Smith", "PER", ["arrived in"]),))]
+
+
+@pytest.mark.parametrize("drop_conflicts, trained_triggers", [("prototypes", 41), ("everywhere", 20)])
+def test_conflicting_triggers_never_become_prototypes(drop_conflicts, trained_triggers):
+    from leanlife_triggerner.model import build_triggerner
+    model = build_triggerner({**SMALL, "epochs": 1, "drop_conflicts": drop_conflicts}, ["LOC", "PER"])
+    metrics = model.train(Dataset("ner", {"PER": "span", "LOC": "span"}, "trigger", conflicting_examples()),
+                          lambda f, d: None)
+    # 20 sentences with 2 triggers each, plus the conflicting one; "arrived in" explains 11 entities.
+    assert metrics["triggers"] == trained_triggers
+    assert {t.phrase for t in model.prototype_triggers} == {"Mr . said", "said"}
+    assert metrics["prototypes"] == 20
+
+
+def test_rescaled_trigger_attention_keeps_the_states_scale():
+    import torch
+    from leanlife_triggerner.network import TriggerAttention
+    torch.manual_seed(0)
+    states, query = torch.randn(2, 6, 8), torch.randn(2, 8)
+    mask = torch.tensor([[True] * 6, [True] * 3 + [False] * 3])
+    plain, rescaled = TriggerAttention(8, 4), TriggerAttention(8, 4, rescale=True)
+    rescaled.load_state_dict(plain.state_dict())
+    ratio = rescaled(states, mask, query) / plain(states, mask, query)  # per token: length × 1
+    assert torch.allclose(ratio[0], torch.full((6, 8), 6.0)) and torch.allclose(ratio[1, :3], torch.full((3, 8), 3.0))
+    assert not rescaled(states, mask, query)[1, 3:].any()  # padding stays zero
+
+
+def test_unknown_drop_conflicts_setting_is_refused():
+    from leanlife_triggerner.model import build_triggerner
+    model = build_triggerner({**SMALL, "drop_conflicts": "never"}, ["LOC", "PER"])
+    with pytest.raises(ValueError, match="drop_conflicts"):
+        model.train(Dataset("ner", {"PER": "span", "LOC": "span"}, "trigger", conflicting_examples()),
+                    lambda f, d: None)
+
+
 def test_unknown_label_in_training_data_is_named():
     from leanlife_triggerner.model import build_triggerner
     model = build_triggerner(SMALL, ["PER"])

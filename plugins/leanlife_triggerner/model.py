@@ -34,6 +34,7 @@ from .tokens import bio_tags
 SAVE_FORMAT = 1
 MAX_WORD_CHARS = 20
 BILSTM, TRANSFORMER = "bilstm", "transformer"
+PROTOTYPES, EVERYWHERE = "prototypes", "everywhere"  # where conflicting triggers are dropped
 
 
 def transformer_checkpoint(config: Mapping[str, Any]) -> str:
@@ -186,11 +187,12 @@ class SequenceTagger(Model):
 
     @torch.no_grad()
     def _build_prototypes(self, sentences: Sequence[Sentence]) -> None:
-        """Every training trigger's pooled vector: the points a new sentence is matched to."""
+        """Every training trigger's pooled vector, except those of phrases used for several
+        entity types: the points a new sentence is matched to."""
         self.network.eval()
         vectors, triggers = [], []
         # A trigger shared by several entities of one sentence is one prototype.
-        pairs = [(s, t) for s in sentences for t in dict.fromkeys(s.triggers)]
+        pairs = [(s, t) for s in without_conflicts(sentences) for t in dict.fromkeys(s.triggers)]
         size = self.config["batch_size"] * 4
         for start in range(0, len(pairs), size):
             chunk = pairs[start:start + size]
@@ -211,8 +213,11 @@ class SequenceTagger(Model):
             raise ValueError(f"training data has entity labels {unknown} that the model was not "
                              f"built with (its labels: {self.labels})")
         labeled = self._sentences(data.labeled, labeled=True)
-        with_conflicts = sum(len(s.triggers) for s in labeled)
-        labeled = without_conflicts(labeled)
+        if self.config["drop_conflicts"] not in (PROTOTYPES, EVERYWHERE):
+            raise ValueError(f"config.drop_conflicts: {self.config['drop_conflicts']!r} is neither "
+                             f"{PROTOTYPES!r} nor {EVERYWHERE!r}")
+        if self.config["drop_conflicts"] == EVERYWHERE:
+            labeled = without_conflicts(labeled)
         if not labeled:
             raise ValueError("no labeled documents with text to train on")
         self._build_vocabularies(labeled)
@@ -229,7 +234,7 @@ class SequenceTagger(Model):
             self._build_prototypes(labeled)
         triggers = sum(len(s.triggers) for s in labeled)
         return {"loss": loss, "sentences": float(len(labeled)), "triggers": float(triggers),
-                "conflicting_triggers_dropped": float(with_conflicts - triggers),
+                "prototypes": float(len(self.prototype_triggers)),
                 "pseudo_labeled_sentences": float(len(pseudo)),
                 "seconds": time.perf_counter() - began}
 

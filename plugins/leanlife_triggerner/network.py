@@ -120,10 +120,13 @@ class AttentionPool(nn.Module):
 
 
 class TriggerAttention(nn.Module):
-    """Weights each token state by its attention score under a trigger query (paper eq. 5)."""
+    """Weights each token state by its attention score under a trigger query (paper eq. 5).
+    With ``rescale``, the weights are multiplied by the sentence length, so that they average
+    1 and the weighted states are on the scale of the states rather than about 1/length."""
 
-    def __init__(self, dim: int, hidden: int):
+    def __init__(self, dim: int, hidden: int, rescale: bool = False):
         super().__init__()
+        self.rescale = rescale
         self.keys = nn.Linear(dim, hidden, bias=False)
         self.query = nn.Linear(dim, hidden)
         self.score = nn.Linear(hidden, 1, bias=False)
@@ -131,6 +134,8 @@ class TriggerAttention(nn.Module):
     def forward(self, states: torch.Tensor, mask: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         scores = self.score(torch.tanh(self.keys(states) + self.query(query).unsqueeze(1))).squeeze(2)
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+        if self.rescale:
+            weights = weights * mask.sum(1, keepdim=True)
         return states * weights.unsqueeze(2)
 
 
@@ -149,7 +154,8 @@ class Tagger(nn.Module):
             self.sentence_pool = AttentionPool(dim, config["attention_hidden"])
             self.trigger_pool = AttentionPool(dim, config["attention_hidden"])
             self.trigger_classifier = nn.Linear(dim, num_types)
-            self.trigger_attention = TriggerAttention(dim, config["attention_hidden"])
+            self.trigger_attention = TriggerAttention(dim, config["attention_hidden"],
+                                                      config.get("rescale_attention", False))
             self.emissions = nn.Linear(2 * dim, num_tags)
         else:
             self.emissions = nn.Linear(dim, num_tags)
