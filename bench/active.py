@@ -23,7 +23,9 @@ their definitions, exactly as the server loads them.
     python bench/active.py --tasks ner --pool 14041 --test 3453 --seed-size 100 --step 100 \\
         --rounds 15 --seeds 0,1,2 --device cuda              # a bigger run
 
-Prints a Markdown table and whether the goal is met (uncertainty reaches random order's final
+Labels are counted in documents and, since an NER annotator reads tokens, in the tokens of
+the labeled documents too (MNLP's early picks are short lines). Prints a Markdown table and
+whether the goal is met (uncertainty reaches random order's final
 score with at most half of random's labels); writes JSON (``--results``) and one plot per
 task (``--plot-dir``, needs matplotlib: ``pip install -e '.[bench]'``).
 """
@@ -105,6 +107,11 @@ class Point:
     labels: int
     score: float
     seconds: float
+    tokens: int = 0  # whitespace tokens in the labeled documents: what an NER annotator reads
+
+
+def token_count(examples: Sequence[Example]) -> int:
+    return sum(len(e.text.split()) for e in examples)
 
 
 def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example], test: list[Example],
@@ -125,7 +132,8 @@ def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example]
                                                 labels, device)
         model.train(Dataset(setup.task, labels, "none", [pool[i] for i in labeled]), lambda fraction, details: None)
         score = evaluate(test, model.predict([Example(e.document_id, e.text) for e in test]))[setup.metric]
-        points.append(Point(len(labeled), score, time.perf_counter() - began))
+        points.append(Point(len(labeled), score, time.perf_counter() - began,
+                            token_count([pool[i] for i in labeled])))
         print(f"  {setup.task} {strategy} seed {seed}: {len(labeled)} labels -> {setup.metric} "
               f"{score:.3f} ({points[-1].seconds:.0f} s)", file=sys.stderr, flush=True)
         if number < rounds - 1:
@@ -146,23 +154,39 @@ def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]
                    for i in range(len(runs[0]))] for name, runs in curves.items()}
     random_labels, random_final = mean[RANDOM][-1]
     reach = {name: labels_to_reach(points, random_final) for name, points in mean.items() if name != RANDOM}
+    # The same, counting the tokens of the labeled documents (mean over seeds) instead of the
+    # documents: a strategy that picks short sentences labels fewer tokens per document.
+    tokens = {name: [statistics.mean(run[i].tokens for run in runs) for i in range(len(runs[0]))]
+              for name, runs in curves.items()}
+    random_tokens = tokens[RANDOM][-1]
+    tokens_to_reach = {name: next((t for t, (_, score) in zip(tokens[name], mean[name]) if score >= random_final),
+                                  None) for name in reach}
     return {"task": task, "mean": mean, "random_final": random_final, "random_labels": random_labels,
             "labels_to_reach": reach,
-            "goal_met": {name: n is not None and n <= random_labels / 2 for name, n in reach.items()}}
+            "goal_met": {name: n is not None and n <= random_labels / 2 for name, n in reach.items()},
+            "mean_tokens": tokens, "random_tokens": random_tokens, "tokens_to_reach": tokens_to_reach,
+            "goal_met_in_tokens": {name: t is not None and t <= random_tokens / 2
+                                   for name, t in tokens_to_reach.items()}}
 
 
 def print_table(summary: dict[str, Any], metric: str) -> None:
     names = list(summary["mean"])
     print(f"\n{summary['task'].upper()}: test {metric} by number of labeled documents\n")
-    print("| labels | " + " | ".join(names) + " |")
-    print("|---:|" + "---:|" * len(names))
+    print("| labels | " + " | ".join(names) + " | " + " | ".join(f"{n} tokens" for n in names) + " |")
+    print("|---:|" + "---:|" * (2 * len(names)))
     for i, (labels, _) in enumerate(summary["mean"][RANDOM]):
-        print(f"| {labels} | " + " | ".join(f"{summary['mean'][n][i][1]:.3f}" for n in names) + " |")
+        print(f"| {labels} | " + " | ".join(f"{summary['mean'][n][i][1]:.3f}" for n in names) + " | "
+              + " | ".join(f"{summary['mean_tokens'][n][i]:.0f}" for n in names) + " |")
     print(f"\nrandom order's final {metric}: {summary['random_final']:.3f} with {summary['random_labels']} labels")
     for name, labels in summary["labels_to_reach"].items():
         share = f"{labels} labels ({labels / summary['random_labels']:.0%})" if labels else "not within the run"
         print(f"- {name} reaches it with {share}: goal (at most half) "
               f"{'met' if summary['goal_met'][name] else 'not met'}")
+    print(f"counting tokens: random order labels {summary['random_tokens']:.0f} tokens")
+    for name, tokens in summary["tokens_to_reach"].items():
+        share = f"{tokens:.0f} tokens ({tokens / summary['random_tokens']:.0%})" if tokens else "not within the run"
+        print(f"- {name} reaches it with {share}: goal in tokens (at most half) "
+              f"{'met' if summary['goal_met_in_tokens'][name] else 'not met'}")
 
 
 def plot(summary: dict[str, Any], setup: TaskSetup, path: Path) -> bool:
@@ -173,17 +197,20 @@ def plot(summary: dict[str, Any], setup: TaskSetup, path: Path) -> bool:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(6, 4))
+    figure, (by_documents, by_tokens) = pyplot.subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, points in summary["mean"].items():
-        xs, ys = zip(*points)
-        axes.plot(xs, [y * 100 for y in ys], marker="o", linestyle="--" if name == RANDOM else "-",
-                  label=f"{name} order" if name == RANDOM else name)
-    axes.axhline(summary["random_final"] * 100, color="grey", linewidth=0.8)
-    axes.set_xlabel("labeled documents")
-    axes.set_ylabel(f"test {setup.metric} (%)")
-    axes.set_title(f"{setup.task.upper()}: {setup.model}, uncertainty vs random order")
-    axes.grid(alpha=0.3)
-    axes.legend()
+        _, ys = zip(*points)
+        style = {"marker": "o", "linestyle": "--" if name == RANDOM else "-",
+                 "label": f"{name} order" if name == RANDOM else name}
+        by_documents.plot([x for x, _ in points], [y * 100 for y in ys], **style)
+        by_tokens.plot(summary["mean_tokens"][name], [y * 100 for y in ys], **style)
+    for axes, unit in ((by_documents, "labeled documents"), (by_tokens, "tokens in the labeled documents")):
+        axes.axhline(summary["random_final"] * 100, color="grey", linewidth=0.8)
+        axes.set_xlabel(unit)
+        axes.grid(alpha=0.3)
+    by_documents.set_ylabel(f"test {setup.metric} (%)")
+    by_documents.legend()
+    figure.suptitle(f"{setup.task.upper()}: {setup.model}, uncertainty vs random order")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
