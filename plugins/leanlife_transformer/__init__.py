@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Mapping
 
 import pluggy
 
@@ -58,6 +59,11 @@ MODELS = (
                     "process): retrains in a fraction of a second once the documents are encoded.",
     ),
 )
+
+
+def default_config(model_name: str) -> Mapping[str, Any]:
+    """The registered default config of one of this plugin's models."""
+    return next(definition.default_config for definition in MODELS if definition.name == model_name)
 
 
 @hookimpl

@@ -16,7 +16,7 @@ import torch
 from transformers import AutoTokenizer
 
 from leanlife_server.plugin_api import Dataset, DocumentPrediction, Example, Model, ProgressCallback
-from leanlife_transformer import MODELS, SAVED_MODEL_FILE
+from leanlife_transformer import SAVED_MODEL_FILE, default_config
 from leanlife_transformer.config import TransformerConfig, checkpoint_directory
 from leanlife_transformer.network import TOKENS, EncoderClassifier, resolve_device
 
@@ -51,7 +51,7 @@ class TransformerModel(Model):
 
     @classmethod
     def default_config(cls) -> Mapping[str, Any]:
-        return next(definition.default_config for definition in MODELS if definition.name == cls.name)
+        return default_config(cls.name)
 
     # What each task defines ------------------------------------------------------------
 

@@ -23,7 +23,7 @@ def document_classes(labels: Mapping[str, str], model_name: str) -> list[str]:
     return classes
 
 
-def document_labels(example: Example, classes: Sequence[str], model_name: str) -> list[str]:
+def document_labels(example: Example, classes: Sequence[str]) -> list[str]:
     """The example's document labels, each checked to be one of ``classes``."""
     names = sorted({a.label for a in example.annotations if a.kind == DOCUMENT})
     for name in names:
@@ -74,7 +74,7 @@ class DocumentClassifier(TransformerModel):
             self.multi_label = any(len(self._document_labels(example)) > 1 for example in data.labeled)
 
     def _document_labels(self, example: Example) -> list[str]:
-        return document_labels(example, self.classes, self.name)
+        return document_labels(example, self.classes)
 
     def _encode(self, example: Example) -> list[int]:
         return self.tokenizer(example.text, truncation=True, max_length=self.config.max_length)["input_ids"]

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from leanlife_server.plugin_api import Dataset, DocumentPrediction, Example, Model, ProgressCallback
-from leanlife_transformer import MODELS, SAVED_MODEL_FILE, SENTENCE_EMBEDDING_SA_MODEL
+from leanlife_transformer import SAVED_MODEL_FILE, SENTENCE_EMBEDDING_SA_MODEL, default_config
 from leanlife_transformer.classify import (document_classes, document_labels, document_prediction,
                                            document_target)
 from leanlife_transformer.config import TransformerConfig, checkpoint_directory
@@ -38,8 +38,7 @@ class SentenceEmbeddingClassifier(Model):
     task = "sa"
 
     def __init__(self, config: Mapping[str, Any], labels: Mapping[str, str], device: str | None = "cpu"):
-        defaults = next(d.default_config for d in MODELS if d.name == self.name)
-        self.config = TransformerConfig.from_mapping(config, defaults)
+        self.config = TransformerConfig.from_mapping(config, default_config(self.name))
         self.labels = dict(labels)
         self.device = resolve_device(device)  # a GPU this machine lacks: the CPU
         self.classes = document_classes(self.labels, self.name)
@@ -56,7 +55,7 @@ class SentenceEmbeddingClassifier(Model):
     def train(self, data: Dataset, progress: ProgressCallback) -> Mapping[str, float]:
         if data.task != self.task:
             raise ValueError(f"model {self.name} serves task {self.task!r}, the dataset is for {data.task!r}")
-        labeled = [(e, names) for e in data.labeled if (names := document_labels(e, self.classes, self.name))]
+        labeled = [(e, names) for e in data.labeled if (names := document_labels(e, self.classes))]
         if not labeled:
             raise ValueError(f"model {self.name}: the dataset has no labeled sa annotations to learn from")
         if self.config.multi_label is None:
@@ -114,7 +113,7 @@ class SentenceEmbeddingClassifier(Model):
         if saved.get("model") != cls.name or saved.get("format") != SAVE_FORMAT:
             raise ValueError(f"{path}: holds model {saved.get('model')!r} (format {saved.get('format')!r}), "
                              f"expected {cls.name!r} (format {SAVE_FORMAT})")
-        defaults = next(d.default_config for d in MODELS if d.name == cls.name)
+        defaults = default_config(cls.name)
         model = cls({k: v for k, v in saved["config"].items() if k in defaults}, saved["labels"], device)
         model.classes = list(saved["classes"])
         model.multi_label = bool(saved["state"]["multi_label"])

@@ -46,8 +46,9 @@ class SentenceEncoder:
                     progress(first + len(batch), len(missing))
             rows = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, self.dimension),
                                                                                       np.float32)
-            for text in list(self._vectors)[:max(0, len(self._vectors) - MAX_CACHED_TEXTS)]:
-                del self._vectors[text]
+            if len(self._vectors) > MAX_CACHED_TEXTS:  # dicts keep insertion order: oldest first
+                for text in list(self._vectors)[:len(self._vectors) - MAX_CACHED_TEXTS]:
+                    del self._vectors[text]
         return rows
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
