@@ -82,16 +82,18 @@ def soft_votes(matcher: SoftMatcher, rules: Sequence[LabelingRule], corpus: Corp
     """The rules' soft votes on ``corpus`` with the scorer settings in ``options`` (what
     training uses, and what the benchmark checks against gold)."""
     options = {**DEFAULTS, **options}
+    weight = float(options["trigram_weight"])
+    if weight > 0 and trigrams is None:
+        trigrams = TrigramMatcher(corpus)
     matcher.eval()
     scorer = SoftPhraseScorer(matcher, corpus, {p for r in rules for p in phrases(r.formula)},
-                              float(options["soft_quantile"]), trigrams or TrigramMatcher(corpus),
-                              float(options["trigram_weight"]))
+                              float(options["soft_quantile"]), trigrams, weight)
     return vote(rules, rule_scores(rules, corpus, Executor(scorer, soft_tolerance)), classes,
                 float(options["soft_threshold"]))
 
 
 def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus,
-                 options: Mapping[str, Any], trigrams: TrigramMatcher) -> list[tuple[Instance, int, float]]:
+                 options: Mapping[str, Any], trigrams: TrigramMatcher | None) -> list[tuple[Instance, int, float]]:
     """The pool sentences the rules match softly, with their label and matching score."""
     votes = soft_votes(matcher, training.rules, corpus, training.classes, options, trigrams)
     return [(corpus.instances[n], int(votes.labels[n]), float(votes.scores[n]))
@@ -122,7 +124,8 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
                         "strict_conflicts": votes.conflicts})
     soft_corpus = Corpus([unlabeled.instances[n] for n in pool], unlabeled.vocab)
     soft_on = mode == NEXT and bool(training.rules) and len(soft_corpus) > 0
-    trigrams = TrigramMatcher(soft_corpus) if soft_on else None  # fixed: built once
+    # The trigram index does not change during training: built once, and only when used.
+    trigrams = TrigramMatcher(soft_corpus) if soft_on and float(options["trigram_weight"]) > 0 else None
     find = _find_examples(training, explained_corpus) if mode == NEXT else []
     all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
                          key=lambda p: p.words)
