@@ -12,7 +12,10 @@ does not use).
         --fractions 5,20,70 --trigger-fractions 5,20    # a reduced CPU run
 
 Writes a Markdown table to stdout, the results as JSON (--results) and, when matplotlib is
-installed, the learning-curve plot (--plot).
+installed, the learning-curve plot (--plot). ``--merge`` trains nothing: it combines the runs
+of several --results files (one run per fraction, say) into one table, JSON and plot.
+
+    python bench/triggerner.py --merge runs/*.json --results curve.json --plot curve.png
 """
 
 from __future__ import annotations
@@ -105,6 +108,67 @@ def plot(rows: list[dict], path: Path, title: str) -> bool:
     return True
 
 
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per (model, fraction, k): means (and the sd of F1) over the seeds."""
+    rows = []
+    for model, fraction, k in dict.fromkeys((r["model"], r["fraction"], r["k"]) for r in runs):
+        scores = [r for r in runs if (r["model"], r["fraction"], r["k"]) == (model, fraction, k)]
+        f1s = [r["f1"] for r in scores]
+        rows.append({"model": model, "fraction": fraction, "k": k, "seeds": len(scores),
+                     "sentences": scores[0]["train_sentences"], "f1_mean": statistics.mean(f1s),
+                     "f1_stdev": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
+                     "precision_mean": statistics.mean(r["precision"] for r in scores),
+                     "recall_mean": statistics.mean(r["recall"] for r in scores),
+                     "pseudo_labeled_mean": statistics.mean(r["pseudo_labeled"] for r in scores),
+                     "train_seconds_mean": statistics.mean(r["train_seconds"] for r in scores)})
+    return rows
+
+
+def report(runs: list[dict], split: str, results: Path | None, header: dict, plot_path: Path | None,
+           title: str) -> None:
+    """Print the Markdown table; write the JSON (``header`` plus runs and rows) and the plot."""
+    rows = summarize(runs)
+    print(f"| model | k | % train sentences | sentences | seeds | {split} F1 (mean ± sd) | P / R | "
+          f"pseudo-labeled | train time per run |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['model']} | {row['k'] or '—'} | {row['fraction']} | {row['sentences']} | {row['seeds']} | "
+              f"{row['f1_mean'] * 100:.1f} ± {row['f1_stdev'] * 100:.1f} | "
+              f"{row['precision_mean'] * 100:.1f} / {row['recall_mean'] * 100:.1f} | "
+              f"{row['pseudo_labeled_mean']:.0f} | {row['train_seconds_mean']:.0f} s |")
+    if results:
+        results.parent.mkdir(parents=True, exist_ok=True)
+        results.write_text(json.dumps({**header, "runs": runs, "rows": rows}, indent=1))
+    if plot_path and not plot(rows, plot_path, title):
+        print("matplotlib is not installed: no plot written", file=sys.stderr)
+
+
+# What must agree between --results files for their runs to share one table and plot.
+COMPARABLE = ("dataset", "split", "epochs", "max_test", "device")
+
+
+def merge(paths: list[Path], results: Path | None, plot_path: Path | None) -> None:
+    """Combine the runs of several --results files, which must share their settings."""
+    loaded = [json.loads(path.read_text()) for path in paths]
+    first = loaded[0]
+    for path, other in zip(paths, loaded):
+        mismatched = [key for key in COMPARABLE if other["args"][key] != first["args"][key]]
+        if other["config"] != first["config"] or other["test_sentences"] != first["test_sentences"]:
+            mismatched.append("config or test sentences")
+        if mismatched:
+            sys.exit(f"{path}: {', '.join(mismatched)} differ from {paths[0]}")
+    runs = [run for data in loaded for run in data["runs"]]
+    keys = [(run["model"], run["fraction"], run["seed"], run["k"]) for run in runs]
+    if len(set(keys)) < len(keys):
+        sys.exit("the same (model, fraction, seed, k) is in more than one of the runs merged")
+    header = {"merged": [str(path) for path in paths],
+              "args": {key: first["args"][key] for key in COMPARABLE}, "config": first["config"],
+              "device": first["device"], "test_sentences": first["test_sentences"]}
+    args = first["args"]
+    report(runs, args["split"], results, header, plot_path,
+           f"{args['dataset']}: {first['test_sentences']} {args['split']} sentences, {args['epochs']} epochs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=("conll2003", "bc5cdr"), default="conll2003")
@@ -131,7 +195,12 @@ def main() -> None:
     parser.add_argument("--config", type=json.loads, default={}, help="JSON overrides of the model config")
     parser.add_argument("--results", type=Path, help="write the results as JSON here")
     parser.add_argument("--plot", type=Path, help="write the learning-curve PNG here")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULTS",
+                        help="train nothing: combine the runs of these --results files")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.results, args.plot)
+        return
     if max(args.trigger_fractions, default=0) > TRIGGER_SHARE:
         parser.error(f"--trigger-fractions: the trigger file covers {TRIGGER_SHARE}% of the training sentences")
 
@@ -177,34 +246,10 @@ def main() -> None:
                       f"({result['train_sentences']} sentences, {result['pseudo_labeled']} pseudo-labeled, "
                       f"{result['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
 
-    rows = []
-    for model, fraction, k in dict.fromkeys((r["model"], r["fraction"], r["k"]) for r in runs):
-        scores = [r for r in runs if (r["model"], r["fraction"], r["k"]) == (model, fraction, k)]
-        f1s = [r["f1"] for r in scores]
-        rows.append({"model": model, "fraction": fraction, "k": k, "seeds": len(scores),
-                     "sentences": scores[0]["train_sentences"], "f1_mean": statistics.mean(f1s),
-                     "f1_stdev": statistics.stdev(f1s) if len(f1s) > 1 else 0.0,
-                     "precision_mean": statistics.mean(r["precision"] for r in scores),
-                     "recall_mean": statistics.mean(r["recall"] for r in scores),
-                     "pseudo_labeled_mean": statistics.mean(r["pseudo_labeled"] for r in scores),
-                     "train_seconds_mean": statistics.mean(r["train_seconds"] for r in scores)})
-    print(f"| model | k | % train sentences | sentences | seeds | {args.split} F1 (mean ± sd) | P / R | "
-          f"pseudo-labeled | train time per run |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['model']} | {row['k'] or '—'} | {row['fraction']} | {row['sentences']} | {row['seeds']} | "
-              f"{row['f1_mean'] * 100:.1f} ± {row['f1_stdev'] * 100:.1f} | "
-              f"{row['precision_mean'] * 100:.1f} / {row['recall_mean'] * 100:.1f} | "
-              f"{row['pseudo_labeled_mean']:.0f} | {row['train_seconds_mean']:.0f} s |")
-    if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                            "config": config, "device": args.device,
-                                            "test_sentences": len(test), "runs": runs, "rows": rows}, indent=1))
-    title = f"{args.dataset}: {len(test)} {args.split} sentences, {args.epochs} epochs"
-    if args.plot and not plot(rows, args.plot, title):
-        print("matplotlib is not installed: no plot written", file=sys.stderr)
-
+    report(runs, args.split, args.results,
+           {"args": {k: str(v) for k, v in vars(args).items()}, "config": config, "device": args.device,
+            "test_sentences": len(test)},
+           args.plot, f"{args.dataset}: {len(test)} {args.split} sentences, {args.epochs} epochs")
 
 if __name__ == "__main__":
     main()
