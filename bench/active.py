@@ -23,6 +23,12 @@ their definitions, exactly as the server loads them.
     python bench/active.py --tasks ner --pool 14041 --test 3453 --seed-size 100 --step 100 \\
         --rounds 15 --seeds 0,1,2 --device cuda              # a bigger run
 
+``--split dev`` evaluates on a dev set instead of the test set (CoNLL's ``dev.txt``; for SA,
+reviews disjoint from the test reviews and the pool), to choose settings without the test
+set. Copies of a text are demoted in the ranking as the server's queue demotes them
+(``leanlife_server.active.duplicates``); ``--duplicates keep`` ranks them as scored, as runs
+before that change did.
+
 Labels are counted in documents and, since an NER annotator reads tokens, in the tokens of
 the labeled documents too (MNLP's early picks are short lines). Prints a Markdown table and
 whether the goal is met (uncertainty reaches random order's final
@@ -45,6 +51,7 @@ from typing import Any, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
 
+from leanlife_server.active.duplicates import demote_duplicates, duplicate_key  # noqa: E402
 from leanlife_server.plugin_api import DOCUMENT, AnnotationData, Dataset, Example, load_object  # noqa: E402
 from leanlife_server.plugins import Plugins, load_plugins  # noqa: E402
 
@@ -86,16 +93,30 @@ def polarity_examples(folder: Path) -> list[Example]:
     return examples
 
 
-def load_split(task: str, data: Path, pool_size: int, test_size: int, seed: int) -> tuple[list[Example], list[Example]]:
-    """(pool, test), sampled with ``seed``; the same for every strategy."""
+def load_split(task: str, data: Path, pool_size: int, test_size: int, seed: int,
+               split: str = "test") -> tuple[list[Example], list[Example]]:
+    """(pool, evaluation set), sampled with ``seed``; the same for every strategy.
+
+    ``split="dev"`` evaluates on documents disjoint from the test set (CoNLL's ``dev.txt``; for
+    rt_polarity the last ``test_size`` reviews of the seeded shuffle, after the pool), so
+    that settings can be chosen without looking at the test set. The pool is the same in
+    both, and ``split="test"`` draws exactly what it drew before the option existed.
+    """
     rng = random.Random(seed)
     if task == "ner":
-        pool, test = conll_examples(data / "conll2003" / "train.txt"), conll_examples(data / "conll2003" / "test.txt")
+        pool = conll_examples(data / "conll2003" / "train.txt")
+        test = conll_examples(data / "conll2003" / ("dev.txt" if split == "dev" else "test.txt"))
         test = [e for e in test if e.text]
         return rng.sample(pool, min(pool_size, len(pool))), rng.sample(test, min(test_size, len(test)))
     examples = polarity_examples(data / "rt_polarity")
     rng.shuffle(examples)
-    return examples[test_size:test_size + pool_size], examples[:test_size]
+    pool = examples[test_size:test_size + pool_size]
+    if split == "dev":
+        if 2 * test_size + pool_size > len(examples):
+            raise ValueError(f"rt_polarity has {len(examples)} reviews: too few for a test set, a pool and "
+                             f"a dev set of {test_size}, {pool_size} and {test_size}")
+        return pool, examples[len(examples) - test_size:]
+    return pool, examples[:test_size]
 
 
 def labels_of(examples: Sequence[Example]) -> dict[str, str]:
@@ -115,8 +136,11 @@ def token_count(examples: Sequence[Example]) -> int:
 
 
 def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example], test: list[Example],
-          seed_size: int, step: int, rounds: int, seed: int, device: str) -> list[Point]:
-    """One learning curve: ``rounds`` points, from ``seed_size`` labels in steps of ``step``."""
+          seed_size: int, step: int, rounds: int, seed: int, device: str,
+          demote: bool = True) -> list[Point]:
+    """One learning curve: ``rounds`` points, from ``seed_size`` labels in steps of ``step``.
+    ``demote``: copies of a text ranked higher up or already labeled go last, as in the
+    server's queue (``leanlife_server.active.duplicates``)."""
     definition = plugins.models.get(setup.model)
     evaluate = plugins.tasks.get(setup.task).evaluate
     scorer = None if strategy == RANDOM else load_object(plugins.query_strategies.get(strategy).factory)()
@@ -139,6 +163,9 @@ def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example]
         if number < rounds - 1:
             if scorer is not None:  # the strategy ranks the pool, most informative first
                 scores = scorer(model.predict([Example(pool[i].document_id, pool[i].text) for i in unlabeled]))
+                if demote:
+                    scores = demote_duplicates([duplicate_key(pool[i]) for i in unlabeled], scores,
+                                               [duplicate_key(pool[i]) for i in labeled])
                 unlabeled = [i for _, i in sorted(zip(scores, unlabeled), key=lambda pair: -pair[0])]
             labeled, unlabeled = labeled + unlabeled[:step], unlabeled[step:]
     return points
@@ -171,7 +198,7 @@ def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]
 
 def print_table(summary: dict[str, Any], metric: str) -> None:
     names = list(summary["mean"])
-    print(f"\n{summary['task'].upper()}: test {metric} by number of labeled documents\n")
+    print(f"\n{summary['task'].upper()}: {summary['split']} {metric} by number of labeled documents\n")
     print("| labels | " + " | ".join(names) + " | " + " | ".join(f"{n} tokens" for n in names) + " |")
     print("|---:|" + "---:|" * (2 * len(names)))
     for i, (labels, _) in enumerate(summary["mean"][RANDOM]):
@@ -208,7 +235,7 @@ def plot(summary: dict[str, Any], setup: TaskSetup, path: Path) -> bool:
         axes.axhline(summary["random_final"] * 100, color="grey", linewidth=0.8)
         axes.set_xlabel(unit)
         axes.grid(alpha=0.3)
-    by_documents.set_ylabel(f"test {setup.metric} (%)")
+    by_documents.set_ylabel(f"{summary['split']} {setup.metric} (%)")
     by_documents.legend()
     figure.suptitle(f"{setup.task.upper()}: {setup.model}, uncertainty vs random order")
     figure.tight_layout()
@@ -232,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="{}", help="model config as JSON, over the bench's")
     parser.add_argument("--sa-model", default=SETUPS["sa"].model, choices=(SETUPS["sa"].model, SA_FINE_TUNING.model),
                         help="the SA model (and its bench config)")
+    parser.add_argument("--split", default="test", choices=("test", "dev"),
+                        help="evaluate on the test set, or on a dev set disjoint from it (to choose settings)")
+    parser.add_argument("--duplicates", default="demote", choices=("demote", "keep"),
+                        help="demote: copies of a text go to the end of the ranking, as in the server's "
+                             "queue; keep: rank them as scored (how runs before the queue demoted them ranked)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: 1; 2 for transformer_sa.v1)")
@@ -256,14 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         curves: dict[str, list[list[Point]]] = {name: [] for name in (RANDOM, *setup.strategies)}
         for seed in [int(s) for s in args.seeds.split(",")]:
-            pool, test = load_split(task, args.data, sizes["pool"], sizes["test"], seed)
+            pool, test = load_split(task, args.data, sizes["pool"], sizes["test"], seed, args.split)
             for name in curves:
                 curves[name].append(curve(plugins, setup, name, pool, test, sizes["seed_size"], sizes["step"],
-                                          sizes["rounds"], seed, args.device))
+                                          sizes["rounds"], seed, args.device, args.duplicates == "demote"))
         summary = summarise(task, curves)
-        summary.update(setup=setup.__dict__, sizes=sizes, seconds=time.perf_counter() - began)
+        summary.update(setup=setup.__dict__, sizes=sizes, split=args.split, duplicates=args.duplicates,
+                       seconds=time.perf_counter() - began)
         print_table(summary, setup.metric)
-        print(f"({summary['seconds'] / 60:.1f} min; pool {sizes['pool']}, test {sizes['test']}, "
+        print(f"({summary['seconds'] / 60:.1f} min; pool {sizes['pool']}, {args.split} {sizes['test']}, "
               f"model {setup.model} {json.dumps(setup.config)}, torch threads {setup.threads})")
         if plot(summary, setup, args.plot_dir / f"active_{task}.png"):
             print(f"plot: {args.plot_dir / f'active_{task}.png'}")

@@ -1,4 +1,5 @@
-"""The annotation queue: leases, ranking by the active model, the confidence threshold."""
+"""The annotation queue: leases, ranking by the active model, the confidence threshold,
+copies of one text kept from crowding its top."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import time
 
 import pytest
 
+from leanlife_server.active.duplicates import demote_duplicates, duplicate_key
+from leanlife_server.plugin_api import SPAN, AnnotationData, Example
 from tests import test_jobs_toy_models
 from tests.test_jobs_support import sentiment_project
 from tests.test_model_api import label, train
@@ -63,3 +66,42 @@ def test_the_queue_follows_the_model_and_drops_what_it_is_sure_of(app, make_call
     document_id = kept[0]["document_id"]
     owner.post(f"/api/v1/projects/{project['id']}/documents/{document_id}/annotations", json={"label": "pos"})
     assert document_id not in [i["document_id"] for i in owner.get(queue_url).get_json()["items"]]
+
+
+def test_copies_after_the_first_and_copies_of_labeled_texts_go_last():
+    scores = demote_duplicates(["a", "b", "a", "c", "d", "a"], [0.5, 0.9, 0.7, 0.1, 0.8, 0.6], labeled=["d"])
+    # The first "a" keeps the best score of its copies; the demoted keep their own order.
+    assert scores[:4] == [0.7, 0.9, scores[2], 0.1]
+    assert max(scores[2], scores[4], scores[5]) < min(scores[0], scores[1], scores[3])
+    assert scores[4] > scores[2] > scores[5]
+    assert demote_duplicates(["a", "b"], [0.2, 0.1]) == [0.2, 0.1], "without copies nothing changes"
+
+
+def test_a_duplicate_is_the_same_text_with_the_same_input_annotations():
+    entity = AnnotationData(SPAN, "PER", start=0, end=3)
+    other = AnnotationData(SPAN, "PER", start=4, end=7)
+    assert duplicate_key(Example(1, "Ann met Bob")) == duplicate_key(Example(2, "Ann met Bob"))
+    assert duplicate_key(Example(1, "Ann met Bob", (entity,)), [SPAN]) != \
+        duplicate_key(Example(2, "Ann met Bob", (other,)), [SPAN]), "RE: other entities, another question"
+
+
+def test_the_queue_asks_for_one_copy_of_a_text(app, make_caller):
+    owner = make_caller("owner")
+    project = sentiment_project(owner, documents=40)
+    labeled = (0, 8, 1, 9, 2, 10)
+    label(owner, project, labeled)
+    assert train(owner, project)["state"] == "finished"
+    queue_url = f"/api/v1/projects/{project['id']}/queue?limit=100"
+    top = owner.get(queue_url).get_json()["items"][0]["document_id"]
+    text_of = lambda document_id: owner.get(  # noqa: E731
+        f"/api/v1/projects/{project['id']}/documents/{document_id}").get_json()["text"]
+    copies = [text_of(top), text_of(top), text_of(project["documents"][labeled[0]])]
+    r = owner.post(f"/api/v1/projects/{project['id']}/documents", json={"documents": [{"text": t} for t in copies]})
+    assert r.status_code == 201, r.get_json()
+    assert train(owner, project)["state"] == "finished"
+    items = owner.get(queue_url).get_json()["items"]
+    assert items[0]["document_id"] == top, "the first copy keeps its place"
+    assert [i["document_id"] for i in items[-3:]] == [d["id"] for d in r.get_json()["items"]], \
+        "the other copies, and the copy of a labeled text, go to the end of the queue"
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)

@@ -38,6 +38,12 @@ SEQUENCES = documents([[0.9, 0.1], [0.8, 0.2]], [[0.6, 0.4], [0.5, 0.5], [0.9, 0
 def test_sequence_strategies():
     assert scorer("mnlp")(SEQUENCES) == pytest.approx(
         [-(math.log(0.9) + math.log(0.8)) / 2, -(math.log(0.6) + math.log(0.5) + math.log(0.9)) / 3])
+    assert scorer("mnlp_min_length")(SEQUENCES) == pytest.approx(
+        [-(math.log(0.9) + math.log(0.8)) / 20, -(math.log(0.6) + math.log(0.5) + math.log(0.9)) / 20])
+    long = documents([[0.9, 0.1]] * 25, [[0.6, 0.4]])
+    assert scorer("mnlp_min_length")(long) == pytest.approx([-math.log(0.9), -math.log(0.6) / 20]), \
+        "MNLP from 20 tokens on; a one-token line no longer outranks a sentence for its one doubt"
+    assert scorer("mnlp")(long)[1] > scorer("mnlp")(long)[0]
     assert scorer("least_confidence")(SEQUENCES) == pytest.approx([1 - 0.72, 1 - 0.27])
     entropy = lambda p: -sum(x * math.log(x) for x in p)  # noqa: E731
     assert scorer("token_entropy")(SEQUENCES) == pytest.approx(

@@ -1,5 +1,6 @@
 """The retraining job: dataset -> train -> evaluate -> store a version -> recommendations
-and queue scores for every unlabeled document -> activate -> tell everyone."""
+and queue scores for every unlabeled document (copies of one text demoted) -> activate ->
+tell everyone."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from leanlife_server.jobs import set_progress
 from leanlife_server.jobs.dataset import build_dataset, split_heldout, unlabeled_chunks
 from leanlife_server.jobs.device import resolve_device
 from leanlife_server.jobs.model_store import activate, store_version, version_json
-from leanlife_server.jobs.predictions import check_predictions, store_recommendations
+from leanlife_server.jobs.predictions import check_predictions, demote_duplicate_scores, store_recommendations
 from leanlife_server.plugin_api import DocumentPrediction, Example, Model, TaskDefinition, load_object
 
 TARGET = "leanlife_server.jobs.retrain:run"
@@ -114,6 +115,7 @@ def run(job_id: int) -> None:
                "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
     version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
     _predict_unlabeled(job, project, task, model, version.id, data.labels, len(data.unlabeled))
+    demote_duplicate_scores(version.id, data.labeled, task.input_kinds)
     version = activate(project.id, version.id)
     job = db.session.get(Job, job_id)
     job.model_version_id = version.id

@@ -1,8 +1,8 @@
 """Built-in query strategies: which unlabeled documents teach the model most.
 
 Classifiers (one row of class probabilities per document): modAL's uncertainty, margin and
-entropy measures. Sequences (one row per token): MNLP, least confidence and mean token
-entropy. And random order, the baseline every strategy must beat.
+entropy measures. Sequences (one row per token): MNLP (also with a minimum length), least
+confidence and mean token entropy. And random order, the baseline every strategy must beat.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import pluggy
 
 from leanlife_server.plugin_api import QueryStrategyDefinition
+from leanlife_strategies.sequence import MNLP_MIN_TOKENS
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 
@@ -21,6 +22,9 @@ STRATEGIES = [
     QueryStrategyDefinition("mnlp", SEQUENCE_TASKS, "leanlife_strategies.sequence:mnlp",
                             "maximum normalized log-probability (Shen et al. 2017): least sure "
                             "per token, on average"),
+    QueryStrategyDefinition("mnlp_min_length", SEQUENCE_TASKS, "leanlife_strategies.sequence:mnlp_min_length",
+                            f"MNLP with a length of at least {MNLP_MIN_TOKENS} tokens, so one-word "
+                            "lines do not outrank sentences"),
     QueryStrategyDefinition("least_confidence", SEQUENCE_TASKS,
                             "leanlife_strategies.sequence:least_confidence",
                             "1 - probability of the most likely tag sequence"),
