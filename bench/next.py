@@ -125,6 +125,9 @@ def main() -> None:
     args.add_argument("--device", default="cpu")
     args.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args.add_argument("--classifier", default="bilstm", choices=("bilstm", "transformer"))
+    args.add_argument("--learning-rate", type=float, default=None,
+                      help="Adam learning rate of the classifier and, in next mode, of the soft matcher "
+                           "(default: the classifier's, 1e-3 bilstm, 5e-5 transformer)")
     args.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     options = args.parse_args()
     torch.set_num_threads(options.threads)
@@ -155,8 +158,9 @@ def main() -> None:
     gold = [s.label for s in test_sentences]
     print(f"explained {len(explained)}, rules {len(rules)}, unlabeled {len(unlabeled)}, dev {len(dev)}, "
           f"test {len(test)}, classifier {options.classifier}, device {options.device}, "
-          f"steps {options.steps}, alpha {options.alpha}, threads {options.threads}, soft threshold "
-          f"{options.soft_threshold}, quantile {options.soft_quantile}, trigram weight {options.trigram_weight}")
+          f"steps {options.steps}, learning rate {options.learning_rate}, alpha {options.alpha}, "
+          f"threads {options.threads}, soft threshold {options.soft_threshold}, "
+          f"quantile {options.soft_quantile}, trigram weight {options.trigram_weight}")
     print("labels among explained:", dict(Counter(e.label for e in explained_entries)))
     report = LabelReport(rules, unlabeled, [s.label for s in pool_sentences], classes)
     vocabulary, vectors = build_vocabulary([w for i in unlabeled for w in i.words] + [
@@ -173,7 +177,8 @@ def main() -> None:
         for mode in options.modes:
             config = {"task": "re", "mode": mode, "steps": options.steps, "seed": seed,
                       "soft_refresh": options.soft_refresh, "alpha": options.alpha,
-                      "classifier": options.classifier, **soft_options}
+                      "classifier": options.classifier, "learning_rate": options.learning_rate,
+                      **soft_options}
             model = NextModel(config, classes, options.device)
             started = time.perf_counter()
             metrics = model.fit(explained, rules, unlabeled if mode != "explained" else [],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from leanlife_next.classifier import BILSTM, TRANSFORMER, learning_rate
 from leanlife_next.embeddings import build_vocabulary
 from leanlife_next.execute import Corpus
 from leanlife_next.labeling import LabelingRule, rule_scores, vote
@@ -135,3 +136,11 @@ def test_every_mode_trains_for_the_same_fixed_number_of_steps():
         seen.append((mode, metrics["steps"], calls))
     # Progress is reported at each soft refresh and at the end, whatever the data size.
     assert seen == [(mode, 7, [3, 6, 7]) for mode in ("explained", "strict", "next")]
+
+
+def test_learning_rate_defaults_to_the_classifiers_own_unless_configured():
+    # Fine-tuning MiniLM at the BiLSTM's 1e-3 lost 0.22 dev F1 (docs/next.md).
+    assert learning_rate({"classifier": BILSTM, "learning_rate": None}) == 1e-3
+    assert learning_rate({"classifier": TRANSFORMER, "learning_rate": None}) == 5e-5
+    assert learning_rate({}) == 1e-3
+    assert learning_rate({"classifier": TRANSFORMER, "learning_rate": 0.01}) == 0.01

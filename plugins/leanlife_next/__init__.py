@@ -18,7 +18,7 @@ NEXT = ModelDefinition(
     factory="leanlife_next.model:build_model",
     explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
     default_config={"classifier": "bilstm", "mode": "next", "epochs": 10, "batch_size": 32,
-                    "learning_rate": 1e-3, "alpha": 0.5, "beta": 0.1, "gamma": 0.1,
+                    "learning_rate": None, "alpha": 0.5, "beta": 0.1, "gamma": 0.1,
                     "soft_threshold": 0.5, "soft_quantile": 0.99, "trigram_weight": 0.5},
     description="Learns from natural-language explanations parsed into rules, matched "
                 "strictly and softly (NExT, Wang et al. 2020).",

