@@ -19,7 +19,6 @@ from leanlife_server.plugin_api import (
     read_int,
     read_label,
     read_natural_language_explanations,
-    read_span,
 )
 from leanlife_ner import parse_entity
 from leanlife_re.metrics import evaluate as evaluate_relations
