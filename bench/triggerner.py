@@ -251,5 +251,6 @@ def main() -> None:
             "test_sentences": len(test)},
            args.plot, f"{args.dataset}: {len(test)} {args.split} sentences, {args.epochs} epochs")
 
+
 if __name__ == "__main__":
     main()

@@ -4,15 +4,14 @@ so that copies do not crowd the top of the queue)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, update
 
-from leanlife_server.active.duplicates import demote_duplicates, duplicate_key
+from leanlife_server.active.duplicates import demote_duplicates
 from leanlife_server.active.scoring import Scorer, document_confidence
 from leanlife_server.db import db
-from leanlife_server.db.models import Document, Recommendation, UncertaintyScore
-from leanlife_server.jobs.dataset import CHUNK, examples_for
+from leanlife_server.db.models import Recommendation, UncertaintyScore
 from leanlife_server.plugin_api import RELATION, SPAN, AnnotationData, DocumentPrediction, Example
 
 
@@ -82,20 +81,17 @@ def store_recommendations(version_id: int, predictions: Sequence[DocumentPredict
     return documents
 
 
-def demote_duplicate_scores(version_id: int, labeled: Sequence[Example], input_kinds: Sequence[str] = ()) -> int:
+def demote_duplicate_scores(version_id: int, keys: Mapping[int, Hashable], labeled: Iterable[Hashable]) -> int:
     """Once every unlabeled document is scored: among identical documents the first by id
     keeps the best score of its copies, and the other copies, and the copies of a ``labeled``
-    document, move to the end of the queue (``leanlife_server.active.duplicates``). Done over
-    the whole version, not per chunk, since copies fall in different chunks. Returns how many
-    scores changed."""
+    document, move to the end of the queue (``leanlife_server.active.duplicates``). ``keys``
+    maps each scored document's id to its ``duplicate_key``. Done over the whole version, not
+    per chunk, since copies fall in different chunks. Returns how many scores changed."""
     rows = db.session.execute(
-        db.select(UncertaintyScore.id.label("score_id"), UncertaintyScore.score, Document.id, Document.text)
-        .join(Document, Document.id == UncertaintyScore.document_id)
-        .where(UncertaintyScore.model_version_id == version_id).order_by(Document.id)).all()
-    keys = [duplicate_key(e, input_kinds)  # in chunks: a database caps the ids in one IN (...)
-            for start in range(0, len(rows), CHUNK) for e in examples_for(rows[start:start + CHUNK], input_kinds)]
-    scores = demote_duplicates(keys, [r.score for r in rows], [duplicate_key(e, input_kinds) for e in labeled])
-    changed = [{"id": r.score_id, "score": new} for r, new in zip(rows, scores) if new != r.score]
+        db.select(UncertaintyScore.id, UncertaintyScore.document_id, UncertaintyScore.score)
+        .where(UncertaintyScore.model_version_id == version_id).order_by(UncertaintyScore.document_id)).all()
+    scores = demote_duplicates([keys[r.document_id] for r in rows], [r.score for r in rows], labeled)
+    changed = [{"id": r.id, "score": new} for r, new in zip(rows, scores) if new != r.score]
     if changed:
         db.session.execute(update(UncertaintyScore), changed)
     db.session.commit()

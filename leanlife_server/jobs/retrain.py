@@ -5,11 +5,12 @@ tell everyone."""
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 from flask import current_app
 
 from leanlife_server import realtime
+from leanlife_server.active.duplicates import duplicate_key
 from leanlife_server.active.queue import push_queues
 from leanlife_server.active.scoring import strategy_for
 from leanlife_server.db import db
@@ -75,10 +76,14 @@ def evaluate(task: TaskDefinition, model: Model, model_name: str, labels: Mappin
 
 
 def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: Model, version_id: int,
-                       labels: Mapping[str, str], total: int) -> None:
+                       labels: Mapping[str, str], total: int) -> dict[int, Hashable]:
+    """Recommendations and queue scores for every unlabeled document; returns each scored
+    document's ``duplicate_key``, for demoting copies once all are scored."""
     scorer = strategy_for(project)
     done = 0
+    keys: dict[int, Hashable] = {}
     for chunk in unlabeled_chunks(project.id, task.input_kinds):
+        keys.update((e.document_id, duplicate_key(e, task.input_kinds)) for e in chunk)
         predictions = model.predict(chunk)
         check_predictions(project.model, chunk, predictions, labels)
         documents = store_recommendations(version_id, predictions, scorer)
@@ -87,6 +92,7 @@ def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: 
         done += len(chunk)
         set_progress(job.id, TRAIN_SHARE + (1 - TRAIN_SHARE) * done / max(total, 1),
                      stage="predicting", predicted=done)
+    return keys
 
 
 def run(job_id: int) -> None:
@@ -114,8 +120,8 @@ def run(job_id: int) -> None:
     metrics = {"train": dict(train_metrics or {}),
                "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
     version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
-    _predict_unlabeled(job, project, task, model, version.id, data.labels, len(data.unlabeled))
-    demote_duplicate_scores(version.id, data.labeled, task.input_kinds)
+    keys = _predict_unlabeled(job, project, task, model, version.id, data.labels, len(data.unlabeled))
+    demote_duplicate_scores(version.id, keys, [duplicate_key(e, task.input_kinds) for e in data.labeled])
     version = activate(project.id, version.id)
     job = db.session.get(Job, job_id)
     job.model_version_id = version.id

@@ -22,17 +22,12 @@ def _per_document(measure: Callable[[np.ndarray], float]):
     return score
 
 
-def _mnlp(tokens: np.ndarray) -> float:
-    # Shen et al. (2017): the sequence log-probability divided by its length, so long
-    # sentences are not preferred just for being long; negated so that higher = less sure.
-    return -float(np.mean(np.log(tokens.max(axis=1) + EPSILON)))
-
-
 def mnlp_at_least(min_tokens: int) -> Callable[[np.ndarray], float]:
-    """MNLP with the length counted as at least ``min_tokens``: the same as MNLP for longer
-    sentences, while a shorter line's log-probability is spread over ``min_tokens``. MNLP
-    alone ranks one-word lines (``REUTER``, a newspaper's name, a date) first, since a
-    single uncertain token makes a high average; they teach the tagger little per label."""
+    """MNLP (Shen et al. 2017): the sequence log-probability divided by its length, so long
+    sentences are not preferred just for being long; negated so that higher = less sure.
+    The length counts as at least ``min_tokens``: with 1 this is MNLP itself. MNLP alone
+    ranks one-word lines (``REUTER``, a newspaper's name, a date) first, since a single
+    uncertain token makes a high average; they teach the tagger little per label."""
     def measure(tokens: np.ndarray) -> float:
         return -float(np.sum(np.log(tokens.max(axis=1) + EPSILON))) / max(len(tokens), min_tokens)
 
@@ -48,7 +43,7 @@ def _mean_token_entropy(tokens: np.ndarray) -> float:
 
 
 def mnlp():
-    return _per_document(_mnlp)
+    return _per_document(mnlp_at_least(1))
 
 
 def mnlp_min_length():
