@@ -32,7 +32,7 @@ from leanlife_next.labeling import LabelingRule, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import ParseError, parse
-from leanlife_next.soft import SoftMatcher
+from leanlife_next.soft import GLOVE, CONTEXTUAL, PhraseMatcher, build_matcher
 from leanlife_next.tokens import instance_from_placeholders
 from leanlife_next.training import DEFAULTS, soft_votes
 
@@ -90,7 +90,7 @@ class LabelReport:
     def _wrong(self, labels: np.ndarray, chosen: np.ndarray) -> Counter:
         return Counter(self.classes[k] for k in self.gold[chosen & (labels != self.gold)])
 
-    def soft(self, matcher: SoftMatcher, vocabulary: dict[str, int], options: dict, title: str) -> None:
+    def soft(self, matcher: PhraseMatcher, vocabulary: dict[str, int], options: dict, title: str) -> None:
         """The soft labels of the sentences no rule matches strictly (what soft matching adds)."""
         votes = soft_votes(matcher, self.rules, Corpus(self.unlabeled, dict(vocabulary)), self.classes, options)
         labels = votes.labels
@@ -128,6 +128,8 @@ def main() -> None:
     args.add_argument("--learning-rate", type=float, default=None,
                       help="Adam learning rate of the classifier and, in next mode, of the soft matcher "
                            "(default: the classifier's, 1e-3 bilstm, 5e-5 transformer)")
+    args.add_argument("--soft-matcher", default=GLOVE, choices=(GLOVE, CONTEXTUAL),
+                      help="glove: the learned matcher (default); contextual: frozen MiniLM word states")
     args.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     options = args.parse_args()
     torch.set_num_threads(options.threads)
@@ -143,7 +145,8 @@ def main() -> None:
         instance = entry.instance
         explained.append((instance, classes.index(entry.label)))
         try:
-            rules.append(LabelingRule(entry.explanation, entry.label, parse(entry.explanation, instance).formula))
+            rules.append(LabelingRule(entry.explanation, entry.label,
+                                       parse(entry.explanation, instance).formula, instance))
         except ParseError:
             pass
     seen = {tuple(i.words) for i, _ in explained}
@@ -159,16 +162,18 @@ def main() -> None:
     print(f"explained {len(explained)}, rules {len(rules)}, unlabeled {len(unlabeled)}, dev {len(dev)}, "
           f"test {len(test)}, classifier {options.classifier}, device {options.device}, "
           f"steps {options.steps}, learning rate {options.learning_rate}, alpha {options.alpha}, "
+          f"soft matcher {options.soft_matcher}, "
           f"threads {options.threads}, soft threshold {options.soft_threshold}, "
           f"quantile {options.soft_quantile}, trigram weight {options.trigram_weight}")
     print("labels among explained:", dict(Counter(e.label for e in explained_entries)))
     report = LabelReport(rules, unlabeled, [s.label for s in pool_sentences], classes)
     vocabulary, vectors = build_vocabulary([w for i in unlabeled for w in i.words] + [
         w for r in rules for p in phrases(r.formula) for w in p.words])
-    soft_options = {"soft_threshold": options.soft_threshold, "soft_quantile": options.soft_quantile,
-                    "trigram_weight": options.trigram_weight}
+    soft_options = {"soft_matcher": options.soft_matcher, "soft_threshold": options.soft_threshold,
+                    "soft_quantile": options.soft_quantile, "trigram_weight": options.trigram_weight}
     torch.manual_seed(0)  # the untrained matcher's attention layer is random
-    report.soft(SoftMatcher(vectors), vocabulary, soft_options, "untrained matcher")
+    report.soft(build_matcher(soft_options, vectors, rules), vocabulary, soft_options,
+                f"untrained {options.soft_matcher} matcher")
     if options.labels_only:
         return
 
@@ -197,7 +202,7 @@ def main() -> None:
             print(f"mode {mode:<10} seed {seed} steps {options.steps}  F1 {score:.4f} "
                   f"(Other threshold {threshold:.3f} from dev; arg-max only {plain:.4f}; dev F1 {dev_score:.4f})  "
                   f"train {seconds:.0f}s  {extra}", flush=True)
-            if mode == "next":
+            if mode == "next" and model.matcher.learned:
                 report.soft(model.matcher, model.vocabulary, soft_options, f"matcher trained, seed {seed}")
     print("\nmode        mean F1   std     arg-max F1   (seeds)")
     for mode, scores in results.items():

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from leanlife_next.classifier import BILSTM, TRANSFORMER, learning_rate
 from leanlife_next.embeddings import build_vocabulary
@@ -17,9 +18,9 @@ from leanlife_next.labeling import LabelingRule, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import parse
-from leanlife_next.soft import SoftMatcher
+from leanlife_next.soft import CONTEXTUAL, GLOVE, build_matcher
 from leanlife_next.tokens import instance_from_placeholders
-from leanlife_next.training import soft_votes
+from leanlife_next.training import _find_examples, soft_votes
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn
 
 
@@ -41,8 +42,10 @@ STRICT = [("her SUBJ-O was caused by the OBJ-O .", 0), ("his SUBJ-O was put insi
 
 def _rules():
     classes = sorted({label for _, _, label in EXPLAINED})
-    rules = [LabelingRule(e, label, parse(e, instance_from_placeholders(s)).formula)
-             for s, e, label in EXPLAINED]
+    rules = []
+    for sentence, explanation, label in EXPLAINED:
+        source = instance_from_placeholders(sentence)
+        rules.append(LabelingRule(explanation, label, parse(explanation, source).formula, source))
     return classes, rules
 
 
@@ -53,7 +56,7 @@ BACKGROUND = [f"{det} SUBJ-O {filler} OBJ-O {end}" for det, filler, end
               in itertools.product(("the", "a", "my", "his", "this"), FILLERS, (".", "today", "again"))]
 
 
-def _soft_and_strict(options):
+def _soft_and_strict(options, matcher_kind=GLOVE):
     classes, rules = _rules()
     sentences = [s for s, _ in STRICT + PARAPHRASES] + BACKGROUND
     gold = np.array([y for _, y in STRICT + PARAPHRASES] + [-1] * len(BACKGROUND))
@@ -62,12 +65,14 @@ def _soft_and_strict(options):
         [w for i in instances for w in i.words] + [w for r in rules for p in phrases(r.formula) for w in p.words])
     corpus = Corpus(instances, dict(vocabulary))
     strict = vote(rules, rule_scores(rules, corpus), classes)
-    soft = soft_votes(SoftMatcher(vectors), rules, corpus, classes, options)  # training's scorer
+    matcher = build_matcher({"soft_matcher": matcher_kind}, vectors, rules)
+    soft = soft_votes(matcher, rules, corpus, classes, options)  # training's scorer
     return gold, strict.labels, soft.labels
 
 
-def test_soft_matching_labels_paraphrases_that_strict_matching_misses():
-    gold, strict, soft = _soft_and_strict({})  # the training defaults
+@pytest.mark.parametrize("matcher_kind", [GLOVE, CONTEXTUAL])
+def test_soft_matching_labels_paraphrases_that_strict_matching_misses(matcher_kind):
+    gold, strict, soft = _soft_and_strict({}, matcher_kind)  # the training defaults
     strict_right = int((strict == gold).sum())
     soft_right = int(((soft == gold) & (gold >= 0)).sum())
     assert strict_right == len(STRICT) + len(BACKGROUND)  # exact matches only, background left out
@@ -144,3 +149,38 @@ def test_learning_rate_defaults_to_the_classifiers_own_unless_configured():
     assert learning_rate({"classifier": TRANSFORMER, "learning_rate": None}) == 5e-5
     assert learning_rate({}) == 1e-3
     assert learning_rate({"classifier": TRANSFORMER, "learning_rate": 0.01}) == 0.01
+
+
+def test_find_examples_look_for_each_phrase_in_its_own_rules_sentence():
+    """An annotation may carry several explanations or one that does not parse, so rules are not
+    one per explained sentence: each rule remembers its own."""
+    classes, (cause, container) = _rules()
+    second = 'the phrase "was caused" occurs between SUBJ and OBJ'
+    source = cause.source
+    rules = [container, LabelingRule(second, cause.label, parse(second, source).formula, source), cause]
+    corpus = Corpus([r.source for r in rules])
+    found = {(tuple(p.words), row, start) for p, row, start in _find_examples(rules, corpus)}
+    assert found == {(("put", "inside", "a"), 0, 3), (("was", "caused"), 1, 2), (("caused", "by", "the"), 2, 3)}
+
+
+def test_the_contextual_matcher_is_frozen_and_soft_labels_once(monkeypatch):
+    from leanlife_next.contextual import ContextualMatcher
+
+    classes, rules = _rules()
+    explained = [(r.source, classes.index(r.label)) for r in rules]
+    unlabeled = [instance_from_placeholders(s) for s, _ in PARAPHRASES] + [
+        instance_from_placeholders(s) for s in BACKGROUND[:20]]
+    calls = []
+    scores = ContextualMatcher.raw_scores
+    monkeypatch.setattr(ContextualMatcher, "raw_scores",
+                        lambda self, *args: calls.append(1) or scores(self, *args))
+    model = NextModel({"task": "re", "mode": "next", "steps": 7, "soft_refresh": 3, "batch_size": 2,
+                       "soft_matcher": CONTEXTUAL}, classes)
+    metrics = model.fit(explained, rules, unlabeled, lambda fraction, details: None)
+    assert model.matcher.learned is False and metrics["steps"] == 7
+    assert len(calls) == 1  # at step 0 only, not again at steps 3 and 6
+
+
+def test_an_unknown_soft_matcher_is_named():
+    with pytest.raises(ValueError, match="config.soft_matcher: unknown matcher 'bert'"):
+        build_matcher({"soft_matcher": "bert"}, np.zeros((2, 50), np.float32), [])

@@ -19,7 +19,8 @@ NEXT = ModelDefinition(
     explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
     default_config={"classifier": "bilstm", "mode": "next", "epochs": 10, "batch_size": 32,
                     "learning_rate": None, "alpha": 0.5, "beta": 0.1, "gamma": 0.1,
-                    "soft_threshold": 0.5, "soft_quantile": 0.99, "trigram_weight": 0.5},
+                    "soft_matcher": "glove", "soft_threshold": 0.5, "soft_quantile": 0.99,
+                    "trigram_weight": 0.5},
     description="Learns from natural-language explanations parsed into rules, matched "
                 "strictly and softly (NExT, Wang et al. 2020).",
     explanation_parser="leanlife_next.feedback:explanation_feedback",

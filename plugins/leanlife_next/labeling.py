@@ -7,13 +7,14 @@ reported as in data-programming tools.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from leanlife_next.execute import Corpus, Executor
 from leanlife_next.logic import Formula
+from leanlife_next.tokens import Instance
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class LabelingRule:
     text: str  # the explanation as written
     label: str
     formula: Formula
+    # The sentence the explanation was given for (where its phrases are found in context);
+    # None for rules loaded from a saved model.
+    source: Instance | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

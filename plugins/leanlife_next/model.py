@@ -21,7 +21,7 @@ from leanlife_next.execute import Corpus
 from leanlife_next.labeling import LabelingRule, rule_scores
 from leanlife_next.logic import from_json, phrases, to_json
 from leanlife_next.parser import ParseError, parse
-from leanlife_next.soft import SoftMatcher
+from leanlife_next.soft import PhraseMatcher, build_matcher
 from leanlife_next.examples import candidate_pairs, entities, relation_instance
 from leanlife_next.tokens import Instance, instance_from_text
 from leanlife_next.training import TrainingSet, train
@@ -48,7 +48,7 @@ class NextModel(Model):
         self.rules: list[LabelingRule] = []
         self.vocabulary: dict[str, int] = {}
         self.classifier: torch.nn.Module | None = None
-        self.matcher: SoftMatcher | None = None  # the trained soft matcher (not saved)
+        self.matcher: PhraseMatcher | None = None  # the soft matcher training used (not saved)
 
     # data --------------------------------------------------------------------------------
     def _labeled(self, data: Dataset) -> tuple[list[tuple[Instance, int]], list[LabelingRule], int]:
@@ -70,7 +70,7 @@ class NextModel(Model):
                     except ParseError:
                         unparsed += 1
                         continue
-                    rules.append(LabelingRule(explanation.text, annotation.label, reading.formula))
+                    rules.append(LabelingRule(explanation.text, annotation.label, reading.formula, instance))
         return explained, rules, unparsed
 
     def instances(self, example: Example) -> list[Instance]:
@@ -99,7 +99,7 @@ class NextModel(Model):
         torch.manual_seed(int(self.config.get("seed", 0)))  # the seed fixes the initial weights too
         self.classifier = build_classifier(self.config.get("classifier", BILSTM), self.vocabulary,
                                            vectors, len(self.classes), self.config)
-        self.matcher = SoftMatcher(vectors)
+        self.matcher = build_matcher(self.config, vectors, self.rules)
         training = TrainingSet(explained, self.rules, unlabeled, self.classes)
         metrics = train(self.classifier, self.matcher, training, self.vocabulary, self.config,
                         self.device, progress)

@@ -1,4 +1,7 @@
-"""Soft matching (torch): a learned phrase-vs-words matcher.
+"""Soft matching (torch): how well a rule's phrase matches each window of a sentence.
+
+Two matchers (config ``soft_matcher``): ``glove`` (the default, the paper's) is learned, below;
+``contextual`` is frozen MiniLM (:mod:`leanlife_next.contextual`).
 
 A phrase and every window of the sentence with as many words are pooled the same way
 (attention-weighted mean of projected GloVe vectors) and compared by cosine similarity,
@@ -14,17 +17,46 @@ cosines of short function-word phrases are high almost everywhere; see docs/next
 
 from __future__ import annotations
 
+from typing import Any, Mapping, Protocol, Sequence
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from leanlife_next.execute import Corpus
+from leanlife_next.labeling import LabelingRule
 from leanlife_next.logic import Phrase
 from leanlife_next.trigrams import TrigramMatcher
 
+GLOVE, CONTEXTUAL = "glove", "contextual"
+
+
+class PhraseMatcher(Protocol):
+    """What soft labeling needs of a matcher (an ``nn.Module``, so training can move and train it)."""
+
+    learned: bool  # whether training's matching losses (find, sim) apply to it
+
+    def raw_scores(self, phrases: Sequence[Phrase], corpus: Corpus) -> dict[Phrase, np.ndarray]:
+        """``[N, T]`` similarity in [0, 1] of each phrase to the window starting at each token."""
+
+
+def valid_windows(corpus: Corpus, length: int) -> np.ndarray:
+    """``[N, T]``: True where a window of ``length`` words fits in the sentence."""
+    return np.arange(corpus.ids.shape[1])[None, :] + length <= corpus.lengths[:, None]
+
+
+def by_length(phrases: Sequence[Phrase]) -> dict[int, list[Phrase]]:
+    # Sorted: chunking changes float rounding, and a set's order changes per process.
+    groups: dict[int, list[Phrase]] = {}
+    for phrase in sorted(phrases, key=lambda p: p.words):
+        groups.setdefault(len(phrase.words), []).append(phrase)
+    return groups
+
 
 class SoftMatcher(nn.Module):
+    learned = True
+
     def __init__(self, vectors: np.ndarray):
         super().__init__()
         dim = vectors.shape[1]
@@ -74,6 +106,18 @@ class SoftMatcher(nn.Module):
                                        for p in phrases])
         return torch.einsum("ntd,pd->pnt", windows, targets).clamp(min=0)
 
+    def raw_scores(self, phrases: Sequence[Phrase], corpus: Corpus) -> dict[Phrase, np.ndarray]:
+        out = {}
+        with torch.no_grad():
+            # The sentence side is pooled once per phrase length, not once per phrase.
+            sums = self.prefix_sums(torch.as_tensor(corpus.ids, dtype=torch.long))
+            for length, group in by_length(phrases).items():
+                windows = self.windows(sums, length)
+                for start in range(0, len(group), 16):  # bounds memory: [16, N, T] at a time
+                    chunk = group[start:start + 16]
+                    out.update(zip(chunk, self.scores(chunk, corpus, windows).numpy()))
+        return out
+
     def find_loss(self, phrase: Phrase, corpus: Corpus, rows: np.ndarray, starts: np.ndarray,
                   temperature: float = 0.1) -> torch.Tensor:
         """Cross-entropy of the true start position among all positions of each sentence."""
@@ -110,37 +154,37 @@ def calibrate(scores: np.ndarray, valid: np.ndarray, quantile: float) -> np.ndar
 
 
 class SoftPhraseScorer:
-    """The executor's matcher backed by a SoftMatcher: scores cached per phrase for one corpus
-    (one pass of soft labeling), computed without gradients.
+    """The executor's matcher backed by a :class:`PhraseMatcher`: scores cached per phrase for
+    one corpus (one pass of soft labeling), computed without gradients.
 
     ``trigrams`` (a :class:`TrigramMatcher` for the same corpus) is blended in with weight
     ``trigram_weight``; the blend is then calibrated per phrase at ``quantile`` (0: not at all).
     """
 
-    def __init__(self, matcher: SoftMatcher, corpus: Corpus, phrases: set[Phrase],
+    def __init__(self, matcher: PhraseMatcher, corpus: Corpus, phrases: set[Phrase],
                  quantile: float = 0.0, trigrams: TrigramMatcher | None = None,
                  trigram_weight: float = 0.0):
         self.corpus = corpus
         self.cache: dict[Phrase, np.ndarray] = {}
-        by_length: dict[int, list[Phrase]] = {}
-        # Sorted: the chunks below change float rounding, and a set's order changes per process.
-        for phrase in sorted(phrases, key=lambda p: p.words):
-            by_length.setdefault(len(phrase.words), []).append(phrase)
-        with torch.no_grad():
-            # The sentence side is pooled once per phrase length, not once per phrase.
-            sums = matcher.prefix_sums(torch.as_tensor(corpus.ids, dtype=torch.long))
-            for length, group in by_length.items():
-                windows = matcher.windows(sums, length)
-                valid = np.arange(corpus.ids.shape[1])[None, :] + length <= corpus.lengths[:, None]
-                for start in range(0, len(group), 16):  # bounds memory: [16, N, T] at a time
-                    chunk = group[start:start + 16]
-                    for phrase, scores in zip(chunk, matcher.scores(chunk, corpus, windows).numpy()):
-                        if trigrams is not None and trigram_weight > 0:
-                            scores = ((1 - trigram_weight) * scores
-                                      + trigram_weight * trigrams(phrase, corpus))
-                        self.cache[phrase] = calibrate(scores, valid, quantile)
+        for phrase, scores in matcher.raw_scores(sorted(phrases, key=lambda p: p.words), corpus).items():
+            if trigrams is not None and trigram_weight > 0:
+                scores = (1 - trigram_weight) * scores + trigram_weight * trigrams(phrase, corpus)
+            self.cache[phrase] = calibrate(scores, valid_windows(corpus, len(phrase.words)), quantile)
 
     def __call__(self, phrase: Phrase, corpus: Corpus) -> np.ndarray:
         if corpus is not self.corpus:
             raise ValueError("this scorer was built for another corpus")
         return self.cache[phrase]
+
+
+def build_matcher(config: Mapping[str, Any], vectors: np.ndarray,
+                  rules: Sequence[LabelingRule]) -> PhraseMatcher:
+    """The soft matcher that config ``soft_matcher`` names (``glove`` when unset)."""
+    kind = config.get("soft_matcher") or GLOVE
+    if kind == GLOVE:
+        return SoftMatcher(vectors)
+    if kind == CONTEXTUAL:
+        from leanlife_next.contextual import ContextualMatcher
+
+        return ContextualMatcher(rules)
+    raise ValueError(f"config.soft_matcher: unknown matcher {kind!r}; use {GLOVE!r} or {CONTEXTUAL!r}")

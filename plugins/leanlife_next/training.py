@@ -31,7 +31,7 @@ from leanlife_next.classifier import learning_rate
 from leanlife_next.execute import Corpus, Executor, exact_matcher, soft_tolerance
 from leanlife_next.labeling import LabelingRule, Votes, rule_scores, vote
 from leanlife_next.logic import phrases
-from leanlife_next.soft import SoftMatcher, SoftPhraseScorer
+from leanlife_next.soft import PhraseMatcher, SoftPhraseScorer
 from leanlife_next.tokens import Instance
 from leanlife_next.trigrams import TrigramMatcher
 
@@ -49,12 +49,11 @@ class TrainingSet:
     classes: Sequence[str]
 
 
-def _find_examples(training: TrainingSet, corpus: Corpus) -> list[tuple[Any, int, int]]:
-    """(phrase, row, start) for each rule phrase found in the rule's own explained sentence."""
-    by_instance = {id(instance): row for row, (instance, _) in enumerate(training.explained)}
+def _find_examples(rules: Sequence[LabelingRule], corpus: Corpus) -> list[tuple[Any, int, int]]:
+    """(phrase, row, start) for each rule phrase found in the rule's own explained sentence;
+    ``corpus`` holds the rules' sources, one row per rule with a source."""
     out = []
-    for rule, (instance, _) in zip(training.rules, training.explained):
-        row = by_instance[id(instance)]
+    for row, rule in enumerate(r for r in rules if r.source is not None):
         for phrase in phrases(rule.formula):
             hits = np.flatnonzero(exact_matcher(phrase, corpus)[row])
             if len(hits):
@@ -77,7 +76,7 @@ def _batches(items: list, size: int):
             yield items[start:start + size]
 
 
-def soft_votes(matcher: SoftMatcher, rules: Sequence[LabelingRule], corpus: Corpus,
+def soft_votes(matcher: PhraseMatcher, rules: Sequence[LabelingRule], corpus: Corpus,
                classes: Sequence[str], options: Mapping[str, Any],
                trigrams: TrigramMatcher | None = None) -> Votes:
     """The rules' soft votes on ``corpus`` with the scorer settings in ``options`` (what
@@ -93,7 +92,7 @@ def soft_votes(matcher: SoftMatcher, rules: Sequence[LabelingRule], corpus: Corp
                 float(options["soft_threshold"]))
 
 
-def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus,
+def _soft_labels(matcher: PhraseMatcher, training: TrainingSet, corpus: Corpus,
                  options: Mapping[str, Any], trigrams: TrigramMatcher | None) -> list[tuple[Instance, int, float]]:
     """The pool sentences the rules match softly, with their label and matching score."""
     votes = soft_votes(matcher, training.rules, corpus, training.classes, options, trigrams)
@@ -101,7 +100,7 @@ def _soft_labels(matcher: SoftMatcher, training: TrainingSet, corpus: Corpus,
             for n in np.flatnonzero(votes.labels >= 0)]
 
 
-def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
+def train(classifier: nn.Module, matcher: PhraseMatcher, training: TrainingSet,
           vocabulary: dict[str, int], config: Mapping[str, Any], device: str,
           progress) -> dict[str, float]:
     options = {**DEFAULTS, **config}
@@ -111,7 +110,7 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     classes = list(training.classes)
     mode = options["mode"]
     unlabeled = Corpus(training.unlabeled, dict(vocabulary))
-    explained_corpus = Corpus([i for i, _ in training.explained], dict(vocabulary))
+    sources = Corpus([r.source for r in training.rules if r.source is not None], dict(vocabulary))
 
     labeled = [(i, y, 1.0) for i, y in training.explained]
     metrics: dict[str, float] = {"explained": len(labeled)}
@@ -127,13 +126,14 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     soft_on = mode == NEXT and bool(training.rules) and len(soft_corpus) > 0
     # The trigram index does not change during training: built once, and only when used.
     trigrams = TrigramMatcher(soft_corpus) if soft_on and float(options["trigram_weight"]) > 0 else None
-    find = _find_examples(training, explained_corpus) if mode == NEXT else []
+    learns_matching = mode == NEXT and matcher.learned
+    find = _find_examples(training.rules, sources) if learns_matching else []
     all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
                          key=lambda p: p.words)
 
     classifier.to(device)
     matcher.to("cpu")  # soft labeling runs over numpy arrays
-    parameters = list(classifier.parameters()) + (list(matcher.parameters()) if mode == NEXT else [])
+    parameters = list(classifier.parameters()) + (list(matcher.parameters()) if learns_matching else [])
     optimizer = torch.optim.Adam([p for p in parameters if p.requires_grad],
                                  lr=learning_rate(options))
     size = int(options["batch_size"])
@@ -144,7 +144,8 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
     soft_batches = None
     total = 0.0
     for step in range(steps):
-        if soft_on and step % refresh == 0:
+        # A frozen matcher's soft labels never change: computed once.
+        if soft_on and step % refresh == 0 and (matcher.learned or step == 0):
             soft = _soft_labels(matcher, training, soft_corpus, options, trigrams)
             soft_batches = _batches(soft, size) if soft else None
             metrics["soft_matched"] = len(soft)
@@ -160,10 +161,10 @@ def train(classifier: nn.Module, matcher: SoftMatcher, training: TrainingSet,
         if find:
             sample = random.sample(find, min(8, len(find)))
             loss = loss + options["gamma"] * torch.stack([
-                matcher.find_loss(p, explained_corpus, np.array([r]), np.array([s]))
+                matcher.find_loss(p, sources, np.array([r]), np.array([s]))
                 for p, r, s in sample]).mean()
             loss = loss + options["beta"] * matcher.sim_loss(
-                random.sample(all_phrases, min(16, len(all_phrases))), explained_corpus)
+                random.sample(all_phrases, min(16, len(all_phrases))), sources)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(parameters, 5.0)
