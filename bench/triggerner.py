@@ -124,10 +124,11 @@ def summarize(runs: list[dict]) -> list[dict]:
     return rows
 
 
-def report(runs: list[dict], split: str, results: Path | None, header: dict, plot_path: Path | None,
-           title: str) -> None:
+def report(runs: list[dict], split: str, results: Path | None, header: dict, plot_path: Path | None) -> None:
     """Print the Markdown table; write the JSON (``header`` plus runs and rows) and the plot."""
     rows = summarize(runs)
+    args = header["args"]
+    title = f"{args['dataset']}: {header['test_sentences']} {split} sentences, {args['epochs']} epochs"
     print(f"| model | k | % train sentences | sentences | seeds | {split} F1 (mean ± sd) | P / R | "
           f"pseudo-labeled | train time per run |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -164,9 +165,7 @@ def merge(paths: list[Path], results: Path | None, plot_path: Path | None) -> No
     header = {"merged": [str(path) for path in paths],
               "args": {key: first["args"][key] for key in COMPARABLE}, "config": first["config"],
               "device": first["device"], "test_sentences": first["test_sentences"]}
-    args = first["args"]
-    report(runs, args["split"], results, header, plot_path,
-           f"{args['dataset']}: {first['test_sentences']} {args['split']} sentences, {args['epochs']} epochs")
+    report(runs, first["args"]["split"], results, header, plot_path)
 
 
 def main() -> None:
@@ -249,7 +248,7 @@ def main() -> None:
     report(runs, args.split, args.results,
            {"args": {k: str(v) for k, v in vars(args).items()}, "config": config, "device": args.device,
             "test_sentences": len(test)},
-           args.plot, f"{args.dataset}: {len(test)} {args.split} sentences, {args.epochs} epochs")
+           args.plot)
 
 
 if __name__ == "__main__":
