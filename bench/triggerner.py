@@ -158,7 +158,10 @@ def merge(paths: list[Path], results: Path | None, plot_path: Path | None) -> No
             mismatched.append("config or test sentences")
         if mismatched:
             sys.exit(f"{path}: {', '.join(mismatched)} differ from {paths[0]}")
-    runs = [run for data in loaded for run in data["runs"]]
+    # In the order a single run would list them, whatever the order of the files.
+    order = [TRIGGERNER, SAME_SENTENCES, BILSTM_CRF, SELF_TRAINING]
+    runs = sorted((run for data in loaded for run in data["runs"]),
+                  key=lambda run: (order.index(run["model"]), run["fraction"], run["seed"], run["k"] or 0))
     keys = [(run["model"], run["fraction"], run["seed"], run["k"]) for run in runs]
     if len(set(keys)) < len(keys):
         sys.exit("the same (model, fraction, seed, k) is in more than one of the runs merged")

@@ -27,11 +27,14 @@ def results_file(path: Path, model: str, fraction: int, f1: float, epochs: str =
 
 
 def test_merge_combines_runs(bench, tmp_path, capsys):
-    paths = [results_file(tmp_path / "a.json", "bilstm_crf", 5, 0.7),
-             results_file(tmp_path / "b.json", "bilstm_crf", 10, 0.8)]
+    # Given in another order (as a shell glob sorts them), listed as one run would list them.
+    paths = [results_file(tmp_path / "a.json", "bilstm_crf", 10, 0.8),
+             results_file(tmp_path / "b.json", "bilstm_crf", 5, 0.7),
+             results_file(tmp_path / "c.json", "triggerner", 20, 0.6)]
     bench.merge(paths, tmp_path / "merged.json", None)
     merged = json.loads((tmp_path / "merged.json").read_text())
-    assert [(row["fraction"], row["f1_mean"]) for row in merged["rows"]] == [(5, 0.7), (10, 0.8)]
+    assert [(row["model"], row["fraction"], row["f1_mean"]) for row in merged["rows"]] == [
+        ("triggerner", 20, 0.6), ("bilstm_crf", 5, 0.7), ("bilstm_crf", 10, 0.8)]
     assert merged["test_sentences"] == 100 and merged["merged"] == [str(p) for p in paths]
     assert "| bilstm_crf | — | 10 | 100 | 1 | 80.0 ± 0.0 |" in capsys.readouterr().out
 
