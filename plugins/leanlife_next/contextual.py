@@ -16,6 +16,7 @@ number of right labels (docs/next.md).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Sequence
@@ -61,6 +62,7 @@ def _minilm():
 # Word states by sentence, kept across matchers: every training run (and every seed of a
 # benchmark) soft-labels mostly the same pool, and encoding it costs far more than scoring.
 _STATES: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+_STATES_LOCK = threading.Lock()  # an in-process job runner may train two projects at once
 MAX_CACHED_SENTENCES = 20_000
 
 
@@ -86,15 +88,14 @@ def _encode(sentences: list[tuple[str, ...]]) -> None:
 def word_states(instances: Sequence[Instance], width: int) -> torch.Tensor:
     """``[N, width, D]``: each word's mean sub-word state (zeros past the sentence's end)."""
     sentences = [tuple(model_words(i)[:width]) for i in instances]
-    # Longest first, so batches pad little; the cache keeps them for the lookups below.
-    _encode(sorted({s for s in sentences if s not in _STATES}, key=len, reverse=True))
     out = torch.zeros((len(instances), width, _minilm()[1].config.hidden_size))
-    for row, words in enumerate(sentences):
-        states = _STATES.get(words)
-        if states is None:  # evicted meanwhile (a corpus larger than the cache)
-            _encode([words])
-            states = _STATES[words]
-        out[row, :len(words)] = states
+    with _STATES_LOCK:
+        # Longest first, so batches pad little; the cache keeps them for the lookups below.
+        _encode(sorted({s for s in sentences if s not in _STATES}, key=len, reverse=True))
+        for row, words in enumerate(sentences):
+            if words not in _STATES:  # evicted meanwhile (a corpus larger than the cache)
+                _encode([words])
+            out[row, :len(words)] = _STATES[words]
     return out
 
 
