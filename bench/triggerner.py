@@ -54,8 +54,9 @@ TRIGGERNER, BILSTM_CRF = "triggerner", "bilstm_crf"
 SAME_SENTENCES = "bilstm_crf_trigger_sentences"
 # TriggerNER plus self-training on the other training sentences as unlabeled text.
 SELF_TRAINING = "triggerner_self_training"
-SERIES = {BILSTM_CRF: "BiLSTM-CRF (labels only)", TRIGGERNER: "TriggerNER (with triggers)",
-          SAME_SENTENCES: "BiLSTM-CRF on TriggerNER's sentences",
+# In the order a run trains them (and tables list them).
+SERIES = {TRIGGERNER: "TriggerNER (with triggers)", SAME_SENTENCES: "BiLSTM-CRF on TriggerNER's sentences",
+          BILSTM_CRF: "BiLSTM-CRF (labels only)",
           SELF_TRAINING: "TriggerNER + self-training on unlabeled sentences"}
 
 
@@ -159,7 +160,7 @@ def merge(paths: list[Path], results: Path | None, plot_path: Path | None) -> No
         if mismatched:
             sys.exit(f"{path}: {', '.join(mismatched)} differ from {paths[0]}")
     # In the order a single run would list them, whatever the order of the files.
-    order = [TRIGGERNER, SAME_SENTENCES, BILSTM_CRF, SELF_TRAINING]
+    order = list(SERIES)
     runs = sorted((run for data in loaded for run in data["runs"]),
                   key=lambda run: (order.index(run["model"]), run["fraction"], run["seed"], run["k"] or 0))
     keys = [(run["model"], run["fraction"], run["seed"], run["k"]) for run in runs]

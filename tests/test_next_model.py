@@ -14,13 +14,13 @@ import pytest
 from leanlife_next.classifier import BILSTM, TRANSFORMER, learning_rate
 from leanlife_next.embeddings import build_vocabulary
 from leanlife_next.execute import Corpus
-from leanlife_next.labeling import LabelingRule, rule_scores, vote
+from leanlife_next.labeling import LabelingRule, phrase_occurrences, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import parse
 from leanlife_next.soft import CONTEXTUAL, GLOVE, build_matcher
 from leanlife_next.tokens import instance_from_placeholders
-from leanlife_next.training import _find_examples, soft_votes
+from leanlife_next.training import soft_votes
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn
 
 
@@ -158,8 +158,9 @@ def test_find_examples_look_for_each_phrase_in_its_own_rules_sentence():
     second = 'the phrase "was caused" occurs between SUBJ and OBJ'
     source = cause.source
     rules = [container, LabelingRule(second, cause.label, parse(second, source).formula, source), cause]
-    corpus = Corpus([r.source for r in rules])
-    found = {(tuple(p.words), row, start) for p, row, start in _find_examples(rules, corpus)}
+    corpus, occurrences = phrase_occurrences(rules)
+    assert corpus.instances == [r.source for r in rules]
+    found = {(tuple(p.words), row, start) for p, row, start in occurrences}
     assert found == {(("put", "inside", "a"), 0, 3), (("was", "caused"), 1, 2), (("caused", "by", "the"), 2, 3)}
 
 

@@ -26,10 +26,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from leanlife_next.execute import Corpus, exact_matcher
-from leanlife_next.labeling import LabelingRule
-from leanlife_next.logic import Phrase, phrases
-from leanlife_next.soft import SoftMatcher, by_length
+from leanlife_next.execute import Corpus
+from leanlife_next.labeling import LabelingRule, phrase_occurrences
+from leanlife_next.logic import Phrase
+from leanlife_next.soft import SoftMatcher, by_length, running_sums
 from leanlife_next.tokens import Instance
 
 # What MiniLM reads for the argument placeholders (SUBJ-PERSON, OBJ-O, $T$): plain words,
@@ -110,18 +110,13 @@ class ContextualMatcher(nn.Module):
 
     def _in_context(self, rules: Sequence[LabelingRule]) -> None:
         """Phrase vectors from the explained sentences the phrases occur in."""
-        sourced = [r for r in rules if r.source is not None]
-        if not sourced:
+        corpus, occurrences = phrase_occurrences(rules)
+        if not occurrences:
             return
-        corpus = Corpus([r.source for r in sourced])
         states = word_states(corpus.instances, corpus.ids.shape[1])
         found: dict[Phrase, list[torch.Tensor]] = {}
-        for row, rule in enumerate(sourced):
-            for phrase in phrases(rule.formula):
-                hits = np.flatnonzero(exact_matcher(phrase, corpus)[row])
-                if len(hits):
-                    start = int(hits[0])
-                    found.setdefault(phrase, []).append(states[row, start:start + len(phrase.words)].mean(0))
+        for phrase, row, start in occurrences:
+            found.setdefault(phrase, []).append(states[row, start:start + len(phrase.words)].mean(0))
         self.phrase_vectors = {p: F.normalize(torch.stack(v).mean(0), dim=-1) for p, v in found.items()}
 
     def _vector(self, phrase: Phrase) -> torch.Tensor:
@@ -141,11 +136,9 @@ class ContextualMatcher(nn.Module):
         for first in range(0, size, 512):
             rows = slice(first, min(first + 512, size))
             states = word_states(corpus.instances[rows], width)
-            mask = torch.as_tensor(corpus.ids[rows] >= 0, dtype=torch.float32)
-            weighted = torch.cat([torch.zeros_like(states[:, :1]), (mask[..., None] * states).cumsum(1)], 1)
-            total = torch.cat([torch.zeros_like(mask[:, :1]), mask.cumsum(1)], 1)
+            sums = running_sums(states, torch.as_tensor(corpus.ids[rows] >= 0, dtype=torch.float32))
             for length, group in groups.items():
-                windows = SoftMatcher.windows((weighted, total), length)
+                windows = SoftMatcher.windows(sums, length)
                 scores = torch.einsum("ntd,pd->pnt", windows, targets[length]).clamp(min=0).numpy()
                 for phrase, row_scores in zip(group, scores):
                     out[phrase][rows] = row_scores

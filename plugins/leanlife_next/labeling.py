@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from leanlife_next.execute import Corpus, Executor
-from leanlife_next.logic import Formula
+from leanlife_next.execute import Corpus, Executor, exact_matcher
+from leanlife_next.logic import Formula, Phrase, phrases
 from leanlife_next.tokens import Instance
 
 
@@ -37,6 +37,21 @@ class Votes:
     def report(self) -> dict[str, float]:
         return {"coverage": self.coverage, "conflicts": self.conflicts,
                 "labeled": int((self.labels >= 0).sum())}
+
+
+def phrase_occurrences(rules: Sequence[LabelingRule], vocab: dict[str, int] | None = None
+                       ) -> tuple[Corpus, list[tuple[Phrase, int, int]]]:
+    """The rules' own sentences as a corpus (one row per rule that has a ``source``, in order),
+    and ``(phrase, row, start)`` for the first occurrence of each rule phrase in its sentence."""
+    sourced = [r for r in rules if r.source is not None]
+    corpus = Corpus([r.source for r in sourced], vocab)
+    found = []
+    for row, rule in enumerate(sourced):
+        for phrase in phrases(rule.formula):
+            hits = np.flatnonzero(exact_matcher(phrase, corpus)[row])
+            if len(hits):
+                found.append((phrase, row, int(hits[0])))
+    return corpus, found
 
 
 def rule_scores(rules: Sequence[LabelingRule], corpus: Corpus,

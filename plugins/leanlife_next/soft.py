@@ -46,6 +46,14 @@ def valid_windows(corpus: Corpus, length: int) -> np.ndarray:
     return np.arange(corpus.ids.shape[1])[None, :] + length <= corpus.lengths[:, None]
 
 
+def running_sums(vectors: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Running sums of weighted vectors ``[N, T, D]`` and of weights ``[N, T]``, each with a
+    leading 0, from which any window's weighted mean is two subtractions."""
+    weighted = torch.cat([torch.zeros_like(vectors[:, :1]), (weights[..., None] * vectors).cumsum(1)], 1)
+    total = torch.cat([torch.zeros_like(weights[:, :1]), weights.cumsum(1)], 1)
+    return weighted, total
+
+
 def by_length(phrases: Sequence[Phrase]) -> dict[int, list[Phrase]]:
     # Sorted: chunking changes float rounding, and a set's order changes per process.
     groups: dict[int, list[Phrase]] = {}
@@ -82,10 +90,7 @@ class SoftMatcher(nn.Module):
 
     def prefix_sums(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Running sums of weighted vectors and of weights, from which any window is pooled."""
-        vectors, weights = self._words(ids)
-        weighted = torch.cat([torch.zeros_like(vectors[:, :1]), (weights[..., None] * vectors).cumsum(1)], 1)
-        total = torch.cat([torch.zeros_like(weights[:, :1]), weights.cumsum(1)], 1)
-        return weighted, total
+        return running_sums(*self._words(ids))
 
     @staticmethod
     def windows(sums: tuple[torch.Tensor, torch.Tensor], length: int) -> torch.Tensor:
@@ -166,10 +171,14 @@ class SoftPhraseScorer:
                  trigram_weight: float = 0.0):
         self.corpus = corpus
         self.cache: dict[Phrase, np.ndarray] = {}
+        valid: dict[int, np.ndarray] = {}  # by phrase length
         for phrase, scores in matcher.raw_scores(sorted(phrases, key=lambda p: p.words), corpus).items():
             if trigrams is not None and trigram_weight > 0:
                 scores = (1 - trigram_weight) * scores + trigram_weight * trigrams(phrase, corpus)
-            self.cache[phrase] = calibrate(scores, valid_windows(corpus, len(phrase.words)), quantile)
+            length = len(phrase.words)
+            if length not in valid:
+                valid[length] = valid_windows(corpus, length)
+            self.cache[phrase] = calibrate(scores, valid[length], quantile)
 
     def __call__(self, phrase: Phrase, corpus: Corpus) -> np.ndarray:
         if corpus is not self.corpus:

@@ -28,8 +28,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from leanlife_next.classifier import learning_rate
-from leanlife_next.execute import Corpus, Executor, exact_matcher, soft_tolerance
-from leanlife_next.labeling import LabelingRule, Votes, rule_scores, vote
+from leanlife_next.execute import Corpus, Executor, soft_tolerance
+from leanlife_next.labeling import LabelingRule, Votes, phrase_occurrences, rule_scores, vote
 from leanlife_next.logic import phrases
 from leanlife_next.soft import PhraseMatcher, SoftPhraseScorer
 from leanlife_next.tokens import Instance
@@ -47,18 +47,6 @@ class TrainingSet:
     rules: Sequence[LabelingRule]
     unlabeled: Sequence[Instance]
     classes: Sequence[str]
-
-
-def _find_examples(rules: Sequence[LabelingRule], corpus: Corpus) -> list[tuple[Any, int, int]]:
-    """(phrase, row, start) for each rule phrase found in the rule's own explained sentence;
-    ``corpus`` holds the rules' sources, one row per rule with a source."""
-    out = []
-    for row, rule in enumerate(r for r in rules if r.source is not None):
-        for phrase in phrases(rule.formula):
-            hits = np.flatnonzero(exact_matcher(phrase, corpus)[row])
-            if len(hits):
-                out.append((phrase, row, int(hits[0])))
-    return out
 
 
 def _weighted_loss(classifier: nn.Module, instances: Sequence[Instance], targets: Sequence[int],
@@ -110,7 +98,8 @@ def train(classifier: nn.Module, matcher: PhraseMatcher, training: TrainingSet,
     classes = list(training.classes)
     mode = options["mode"]
     unlabeled = Corpus(training.unlabeled, dict(vocabulary))
-    sources = Corpus([r.source for r in training.rules if r.source is not None], dict(vocabulary))
+    # Where the matcher learns to find each phrase: in the sentence its explanation was given for.
+    sources, occurrences = phrase_occurrences(training.rules, dict(vocabulary))
 
     labeled = [(i, y, 1.0) for i, y in training.explained]
     metrics: dict[str, float] = {"explained": len(labeled)}
@@ -127,7 +116,7 @@ def train(classifier: nn.Module, matcher: PhraseMatcher, training: TrainingSet,
     # The trigram index does not change during training: built once, and only when used.
     trigrams = TrigramMatcher(soft_corpus) if soft_on and float(options["trigram_weight"]) > 0 else None
     learns_matching = mode == NEXT and matcher.learned
-    find = _find_examples(training.rules, sources) if learns_matching else []
+    find = occurrences if learns_matching else []
     all_phrases = sorted({p for r in training.rules for p in phrases(r.formula)},
                          key=lambda p: p.words)
 
