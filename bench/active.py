@@ -44,7 +44,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -188,12 +188,42 @@ def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]
     random_tokens = tokens[RANDOM][-1]
     tokens_to_reach = {name: next((t for t, (_, score) in zip(tokens[name], mean[name]) if score >= random_final),
                                   None) for name in reach}
-    return {"task": task, "mean": mean, "random_final": random_final, "random_labels": random_labels,
+    return {"task": task, "mean": mean, "runs": {name: [[asdict(point) for point in run] for run in runs]
+                                                 for name, runs in curves.items()},
+            "random_final": random_final, "random_labels": random_labels,
             "labels_to_reach": reach,
             "goal_met": {name: n is not None and n <= random_labels / 2 for name, n in reach.items()},
             "mean_tokens": tokens, "random_tokens": random_tokens, "tokens_to_reach": tokens_to_reach,
             "goal_met_in_tokens": {name: t is not None and t <= random_tokens / 2
-                                   for name, t in tokens_to_reach.items()}}
+                                   for name, t in tokens_to_reach.items()},
+            "by_budget": by_budget(mean, tokens)}
+
+
+def by_budget(mean: dict[str, list[tuple[int, float]]],
+              tokens: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """The goal for every shorter run this one contains. The curves are deterministic, so a
+    run stopped after ``b`` labels draws exactly the first points of these curves: its
+    random order's final score is the score at ``b``. For each such budget (past the seed
+    set): the labels (and tokens) each strategy needs to reach that score within the budget.
+    A budget where random order is not above the seed set's score asks nothing (every curve
+    starts there), so no strategy is counted as reaching it."""
+    rows = []
+    seed_score = mean[RANDOM][0][1]
+    for i, (budget, target) in enumerate(mean[RANDOM][1:], start=1):
+        row: dict[str, Any] = {"labels": budget, "random_score": target, "random_tokens": tokens[RANDOM][i],
+                               "above_seed_set": target > seed_score, "strategies": {}}
+        for name, points in mean.items():
+            if name == RANDOM:
+                continue
+            reached = next((j for j, (_, score) in enumerate(points[:i + 1])
+                            if score >= target and row["above_seed_set"]), None)
+            row["strategies"][name] = {
+                "labels": None if reached is None else points[reached][0],
+                "tokens": None if reached is None else tokens[name][reached],
+                "goal_met": reached is not None and points[reached][0] <= budget / 2,
+                "goal_met_in_tokens": reached is not None and tokens[name][reached] <= tokens[RANDOM][i] / 2}
+        rows.append(row)
+    return rows
 
 
 def print_table(summary: dict[str, Any], metric: str) -> None:
@@ -214,6 +244,32 @@ def print_table(summary: dict[str, Any], metric: str) -> None:
         share = f"{tokens:.0f} tokens ({tokens / summary['random_tokens']:.0%})" if tokens else "not within the run"
         print(f"- {name} reaches it with {share}: goal in tokens (at most half) "
               f"{'met' if summary['goal_met_in_tokens'][name] else 'not met'}")
+    print_budgets(summary["by_budget"])
+
+
+def print_budgets(rows: list[dict[str, Any]]) -> None:
+    """The goal for each shorter run: labels (and tokens) to reach random order's score at each budget."""
+    if not rows:
+        return
+    names = list(rows[0]["strategies"])
+    print("\nthe goal for every shorter run (budget = where it stops): labels (share of the budget) "
+          "to reach random order's score at that budget, and tokens (share of random order's tokens)\n")
+    print("| budget | random order | " + " | ".join(f"{n} labels | {n} tokens" for n in names) + " |")
+    print("|---:|---:|" + "---:|---:|" * len(names))
+
+    def share(value: float | None, whole: float, met: bool) -> str:
+        return "—" if value is None else f"{value:,.0f} ({value / whole:.0%}){' ✓' if met else ''}"
+
+    for row in rows:
+        cells = [f"{share(s['labels'], row['labels'], s['goal_met'])} | "
+                 f"{share(s['tokens'], row['random_tokens'], s['goal_met_in_tokens'])}"
+                 for s in row["strategies"].values()]
+        print(f"| {row['labels']} | {row['random_score']:.3f} | " + " | ".join(cells) + " |")
+    for name in names:
+        met = [row["labels"] for row in rows if row["strategies"][name]["goal_met"]]
+        met_tokens = [row["labels"] for row in rows if row["strategies"][name]["goal_met_in_tokens"]]
+        print(f"- {name}: goal met at {len(met)} of {len(rows)} budgets {met or ''}, "
+              f"counted in tokens at {len(met_tokens)} {met_tokens or ''}")
 
 
 def plot(summary: dict[str, Any], setup: TaskSetup, path: Path) -> bool:
@@ -269,7 +325,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="torch CPU threads (default: 1; 2 for transformer_sa.v1)")
     parser.add_argument("--results", type=Path, default=None, help="write the curves as JSON here")
     parser.add_argument("--plot-dir", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="RESULTS",
+                        help="train nothing: average the seeds of these --results files, print and plot them")
     args = parser.parse_args(argv)
+    if args.merge:
+        merge(args.merge, args.results, args.plot_dir)
+        return 0
     defaults = {"ner": {"pool": 3000, "test": 1000, "seed_size": 100, "step": 100, "rounds": 8},
                 "sa": {"pool": 4000, "test": 1000, "seed_size": 20, "step": 50, "rounds": 15}}
 
@@ -287,23 +348,65 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(setup.threads)
         began = time.perf_counter()
         curves: dict[str, list[list[Point]]] = {name: [] for name in (RANDOM, *setup.strategies)}
-        for seed in [int(s) for s in args.seeds.split(",")]:
+        seeds = [int(s) for s in args.seeds.split(",")]
+        for seed in seeds:
             pool, test = load_split(task, args.data, sizes["pool"], sizes["test"], seed, args.split)
             for name in curves:
                 curves[name].append(curve(plugins, setup, name, pool, test, sizes["seed_size"], sizes["step"],
                                           sizes["rounds"], seed, args.device, args.duplicates == "demote"))
         summary = summarise(task, curves)
         summary.update(setup=setup.__dict__, sizes=sizes, split=args.split, duplicates=args.duplicates,
-                       seconds=time.perf_counter() - began)
-        print_table(summary, setup.metric)
-        print(f"({summary['seconds'] / 60:.1f} min; pool {sizes['pool']}, {args.split} {sizes['test']}, "
-              f"model {setup.model} {json.dumps(setup.config)}, torch threads {setup.threads})")
-        if plot(summary, setup, args.plot_dir / f"active_{task}.png"):
-            print(f"plot: {args.plot_dir / f'active_{task}.png'}")
+                       seeds=seeds, seconds=time.perf_counter() - began)
+        report(summary, args.plot_dir)
         results.append(summary)
     if args.results:
         args.results.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def report(summary: dict[str, Any], plot_dir: Path) -> None:
+    setup, sizes = TaskSetup(**summary["setup"]), summary["sizes"]
+    print_table(summary, setup.metric)
+    print(f"({summary['seconds'] / 60:.1f} min; pool {sizes['pool']}, {summary['split']} {sizes['test']}, "
+          f"seeds {summary['seeds']}, model {setup.model} {json.dumps(setup.config)}, "
+          f"torch threads {setup.threads})")
+    if plot(summary, setup, plot_dir / f"active_{setup.task}.png"):
+        print(f"plot: {plot_dir / f'active_{setup.task}.png'}")
+
+
+# What must agree between --results files for their curves to be averaged together.
+COMPARABLE = ("setup", "sizes", "split", "duplicates")
+
+
+def merge(paths: list[Path], results: Path | None, plot_dir: Path) -> list[dict[str, Any]]:
+    """Average the seeds of several --results files (say, one process per seed on a
+    many-core machine) as one run over all their seeds would; nothing is trained."""
+    loaded = [(path, summary) for path in paths for summary in json.loads(path.read_text())]
+    merged = []
+    for task in dict.fromkeys(summary["task"] for _, summary in loaded):
+        parts = [(path, summary) for path, summary in loaded if summary["task"] == task]
+        first_path, first = parts[0]
+        for path, other in parts:
+            mismatched = [key for key in COMPARABLE if other[key] != first[key]]
+            if list(other["runs"]) != list(first["runs"]):
+                mismatched.append("strategies")
+            if mismatched:
+                sys.exit(f"{path} ({task}): {', '.join(mismatched)} differ from {first_path}")
+        seeded = sorted((seed, index, summary) for _, summary in parts
+                        for index, seed in enumerate(summary["seeds"]))
+        seeds = [seed for seed, _, _ in seeded]
+        if len(set(seeds)) < len(seeds):
+            sys.exit(f"{task}: the same seed is in more than one of the files merged")
+        curves = {name: [[Point(**point) for point in summary["runs"][name][index]] for _, index, summary in seeded]
+                  for name in first["runs"]}
+        summary = summarise(task, curves)
+        summary.update({key: first[key] for key in COMPARABLE}, seeds=seeds, merged=[str(p) for p in paths],
+                       seconds=sum(part["seconds"] for _, part in parts))
+        report(summary, plot_dir)
+        merged.append(summary)
+    if results:
+        results.write_text(json.dumps(merged, indent=2))
+    return merged
 
 
 if __name__ == "__main__":

@@ -112,6 +112,18 @@ def test_config_is_checked():
         SentenceEmbeddingClassifier({}, SENTIMENT).predict(bare(sentiment_examples(1, random.Random(0))))
 
 
+def text_seeded_vectors(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
+    """A stand-in for MiniLM: a random unit vector per text, the same for the same text."""
+    rows = np.stack([np.random.default_rng(abs(hash(t)) % 2**32).normal(size=encoder.dimension) for t in texts])
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def randomly_labeled(count: int, seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    return [Example(i, f"review {i} {rng.random()}", (AnnotationData(DOCUMENT, rng.choice(["pos", "neg"])),))
+            for i in range(count)]
+
+
 def test_retraining_reuses_the_embeddings(monkeypatch):
     """1,000 documents: the second model encodes nothing and fits in well under a second.
     The encoder is replaced by a counting stub so that only the cache and the head are timed."""
@@ -119,13 +131,10 @@ def test_retraining_reuses_the_embeddings(monkeypatch):
 
     def stub(self: SentenceEncoder, texts: list[str]) -> np.ndarray:
         encoded.extend(texts)
-        rows = np.stack([np.random.default_rng(abs(hash(t)) % 2**32).normal(size=self.dimension) for t in texts])
-        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+        return text_seeded_vectors(self, texts)
 
     monkeypatch.setattr(SentenceEncoder, "_encode_batch", stub)
-    rng = random.Random(4)
-    documents = [Example(i, f"review {i} {rng.random()}", (AnnotationData(DOCUMENT, rng.choice(["pos", "neg"])),))
-                 for i in range(1000)]
+    documents = randomly_labeled(1000, seed=4)
     trained(documents)
     assert len(encoded) == 1000
     began = time.perf_counter()
@@ -134,6 +143,34 @@ def test_retraining_reuses_the_embeddings(monkeypatch):
     assert len(encoded) == 1000  # nothing encoded again
     print(f"retrain over 1,000 cached documents: {seconds * 1000:.0f} ms")
     assert seconds < 1.0
+
+
+def test_the_same_labels_in_another_order_give_the_same_model(monkeypatch):
+    """The solver's sums follow the row order; the head is fitted in a canonical one, so the
+    model depends on what is labeled, not on the order the annotators labeled it in."""
+    monkeypatch.setattr(SentenceEncoder, "_encode_batch", text_seeded_vectors)
+    documents = randomly_labeled(1500, seed=5)
+    shuffled = list(documents)
+    random.Random(6).shuffle(shuffled)
+    first, second = trained(documents), trained(shuffled)
+    assert np.array_equal(first.weights, second.weights) and np.array_equal(first.bias, second.bias)
+
+
+def test_batches_do_not_depend_on_the_hash_seed(monkeypatch):
+    """Texts are batched by length, then text, not in set order: set order changes with each
+    process's hash seed, and so would the batches, their padding and the vectors' last digits
+    (bench/active.py's curves differed between two runs of the same design)."""
+    batches = []
+
+    def stub(self: SentenceEncoder, texts: list[str]) -> np.ndarray:
+        batches.append(list(texts))
+        return np.ones((len(texts), self.dimension), np.float32)
+
+    monkeypatch.setattr(SentenceEncoder, "_encode_batch", stub)
+    texts = [f"batch order {letter}" for letter in "qwertyuiopasdfghjklzxcvbnm"] + ["batch order: a long one"]
+    SentenceEmbeddingClassifier({}, SENTIMENT, "cpu")._encoder().encode(texts + texts[:3], batch_size=8)
+    assert [text for batch in batches for text in batch] == sorted(texts, key=lambda t: (len(t), t))
+    assert [len(batch) for batch in batches] == [8, 8, 8, 3]
 
 
 FRESH_PROCESS = """

@@ -55,7 +55,10 @@ class SentenceEmbeddingClassifier(Model):
     def train(self, data: Dataset, progress: ProgressCallback) -> Mapping[str, float]:
         if data.task != self.task:
             raise ValueError(f"model {self.name} serves task {self.task!r}, the dataset is for {data.task!r}")
-        labeled = [(e, names) for e in data.labeled if (names := document_labels(e, self.classes))]
+        # In one canonical order: the solver's float sums, and so where it stops, follow the row
+        # order, and the same labels should give the same model whatever order they came in.
+        labeled = sorted(((e, names) for e in data.labeled if (names := document_labels(e, self.classes))),
+                         key=lambda pair: (pair[0].text, pair[1]))
         if not labeled:
             raise ValueError(f"model {self.name}: the dataset has no labeled sa annotations to learn from")
         if self.config.multi_label is None:

@@ -38,7 +38,9 @@ class SentenceEncoder:
         """One unit-length float32 row per text; texts seen before come from the cache.
         ``progress(encoded, to_encode)`` follows the new texts only."""
         with self._lock:
-            missing = sorted({t for t in texts if t not in self._vectors}, key=len)
+            # By length, then text: batches (and so the float rounding of each vector) must not
+            # depend on set order, which changes with every process's hash seed.
+            missing = sorted({t for t in texts if t not in self._vectors}, key=lambda t: (len(t), t))
             for first in range(0, len(missing), batch_size):
                 batch = missing[first:first + batch_size]
                 self._vectors.update(zip(batch, self._encode_batch(batch)))
