@@ -31,9 +31,14 @@ before that change did.
 
 Labels are counted in documents and, since an NER annotator reads tokens, in the tokens of
 the labeled documents too (MNLP's early picks are short lines). Prints a Markdown table and
-whether the goal is met (uncertainty reaches random order's final
-score with at most half of random's labels); writes JSON (``--results``) and one plot per
-task (``--plot-dir``, needs matplotlib: ``pip install -e '.[bench]'``).
+whether the goal is met (uncertainty reaches random order's final score with at most half of
+random's labels), at the run's end and at every shorter budget: a run stopped after ``b``
+labels does exactly what this one did up to ``b``, so each point of random order's curve is
+the final score of such a run. Writes JSON (``--results``, every seed's curve) and one plot
+per task (``--plot-dir``, needs matplotlib: ``pip install -e '.[bench]'``).
+
+    python bench/active.py --tasks ner --seeds 0 --results s0.json   # one process per seed ...
+    python bench/active.py --merge s0.json s1.json                   # ... averaged as one run
 """
 
 from __future__ import annotations
