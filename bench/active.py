@@ -176,8 +176,9 @@ def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example]
     return points
 
 
-def labels_to_reach(points: list[tuple[int, float]], target: float) -> int | None:
-    return next((labels for labels, score in points if score >= target), None)
+def first_reaching(points: Sequence[tuple[int, float]], target: float) -> int | None:
+    """The index of the first point scoring at least ``target``."""
+    return next((i for i, (_, score) in enumerate(points) if score >= target), None)
 
 
 def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]:
@@ -185,14 +186,14 @@ def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]
     mean = {name: [(runs[0][i].labels, statistics.mean(run[i].score for run in runs))
                    for i in range(len(runs[0]))] for name, runs in curves.items()}
     random_labels, random_final = mean[RANDOM][-1]
-    reach = {name: labels_to_reach(points, random_final) for name, points in mean.items() if name != RANDOM}
+    reached = {name: first_reaching(points, random_final) for name, points in mean.items() if name != RANDOM}
+    reach = {name: None if i is None else mean[name][i][0] for name, i in reached.items()}
     # The same, counting the tokens of the labeled documents (mean over seeds) instead of the
     # documents: a strategy that picks short sentences labels fewer tokens per document.
     tokens = {name: [statistics.mean(run[i].tokens for run in runs) for i in range(len(runs[0]))]
               for name, runs in curves.items()}
     random_tokens = tokens[RANDOM][-1]
-    tokens_to_reach = {name: next((t for t, (_, score) in zip(tokens[name], mean[name]) if score >= random_final),
-                                  None) for name in reach}
+    tokens_to_reach = {name: None if i is None else tokens[name][i] for name, i in reached.items()}
     return {"task": task, "mean": mean, "runs": {name: [[asdict(point) for point in run] for run in runs]
                                                  for name, runs in curves.items()},
             "random_final": random_final, "random_labels": random_labels,
@@ -206,9 +207,9 @@ def summarise(task: str, curves: dict[str, list[list[Point]]]) -> dict[str, Any]
 
 def by_budget(mean: dict[str, list[tuple[int, float]]],
               tokens: dict[str, list[float]]) -> list[dict[str, Any]]:
-    """The goal for every shorter run this one contains. The curves are deterministic, so a
-    run stopped after ``b`` labels draws exactly the first points of these curves: its
-    random order's final score is the score at ``b``. For each such budget (past the seed
+    """The goal for every shorter run this one contains. A round depends only on the rounds
+    before it, so a run stopped after ``b`` labels draws exactly the first points of these
+    curves: its random order's final score is the score at ``b``. For each such budget (past the seed
     set): the labels (and tokens) each strategy needs to reach that score within the budget.
     A budget where random order is not above the seed set's score asks nothing (every curve
     starts there), so no strategy is counted as reaching it."""
@@ -220,8 +221,7 @@ def by_budget(mean: dict[str, list[tuple[int, float]]],
         for name, points in mean.items():
             if name == RANDOM:
                 continue
-            reached = next((j for j, (_, score) in enumerate(points[:i + 1])
-                            if score >= target and row["above_seed_set"]), None)
+            reached = first_reaching(points[:i + 1], target) if row["above_seed_set"] else None
             row["strategies"][name] = {
                 "labels": None if reached is None else points[reached][0],
                 "tokens": None if reached is None else tokens[name][reached],
