@@ -27,9 +27,10 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from leanlife_server.plugin_api import DocumentPrediction, Example, Model, load_object
+from leanlife_server import model_safety
+from leanlife_server.plugin_api import DocumentPrediction, Example, Model, ModelDefinition
 
 FORMAT = 1
 MANIFEST = "leanlife-model.json"
@@ -117,19 +118,32 @@ class LoadedModel:
         return self.model.predict([Example(None, text) for text in texts])
 
 
-def load(path: str | os.PathLike, device: str = "cpu", unpack_to: str | os.PathLike | None = None) -> LoadedModel:
+def load(path: str | os.PathLike, device: str = "cpu", unpack_to: str | os.PathLike | None = None,
+         models: Iterable[ModelDefinition] | None = None) -> LoadedModel:
     """Load a version from its directory or its ``.zip`` archive. An archive is unpacked
     into ``unpack_to`` (default: a new temporary directory, kept while the process runs,
-    because a model may read its files lazily)."""
+    because a model may read its files lazily).
+
+    Nothing in the version runs: a pickle anywhere in it, or a manifest class outside the
+    plugin that registered its model (``models``: default, every installed plugin's), raises
+    :class:`~leanlife_server.model_safety.UnsafeModelError` naming the file."""
     path = Path(path)
     if path.is_file():
-        target = Path(unpack_to) if unpack_to else Path(tempfile.mkdtemp(prefix="leanlife-model-"))
         with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
+            for info in archive.infolist():
+                name = info.filename
                 if name.startswith("/") or ".." in Path(name).parts:
                     raise ValueError(f"{path}: archive member {name!r} points outside the archive")
+                if not info.is_dir():
+                    model_safety.check_member(name, lambda i=info: archive.open(i))
+            target = Path(unpack_to) if unpack_to else Path(tempfile.mkdtemp(prefix="leanlife-model-"))
             archive.extractall(target)
         path = target
+    else:
+        model_safety.check_directory(path)
     manifest = read_manifest(path)
-    model_class = load_object(manifest["class"])
+    if models is None:
+        from leanlife_server.plugins import load_plugins  # only when loading outside a server
+        models = load_plugins().models
+    model_class = model_safety.model_class(manifest, models)
     return LoadedModel(model_class.load(path / MODEL_DIR, device), manifest, path)

@@ -112,8 +112,10 @@ def test_an_extracted_archive_predicts_the_same_in_a_fresh_process(make_caller, 
     assert "labeled: 16" in card and "f1" in card
     path = tmp_path / "model.zip"
     path.write_bytes(archive.data)
+    # The toy models are no installed plugin, so the script names their definitions.
     script = ("import json, sys\nfrom leanlife_server.extract import load\n"
-              "model = load(sys.argv[1])\n"
+              "from tests.test_jobs_toy_models import leanlife_models\n"
+              "model = load(sys.argv[1], models=leanlife_models())\n"
               "print(json.dumps([[[a.label, a.confidence] for a in p.annotations]\n"
               "                  for p in model.predict(json.loads(sys.argv[2]))]))\n"
               "assert 'flask' not in sys.modules, 'loading a model must not need the server'\n")

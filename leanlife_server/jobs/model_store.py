@@ -83,7 +83,7 @@ def active_version(project_id: int) -> ModelVersion | None:
 
 
 def load_version(row: ModelVersion, device: str = "cpu") -> extract.LoadedModel:
-    return extract.load(Path(row.artifact_path), device)
+    return extract.load(Path(row.artifact_path), device, models=current_app.extensions["leanlife"].models)
 
 
 class LoadedModels:

@@ -63,8 +63,8 @@ class TransformerClassifier(nn.Module):
         from leanlife_server.pretrained import minilm_path
 
         path = str(minilm_path())
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.encoder = AutoModel.from_pretrained(path)
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.encoder = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
         self.max_tokens = max_tokens
         self.out = nn.Linear(self.encoder.config.hidden_size, classes)
 

@@ -54,7 +54,7 @@ def _minilm():
     from leanlife_server.pretrained import minilm_path
 
     path = str(minilm_path())
-    encoder = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    encoder = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True).eval()
     encoder.requires_grad_(False)
     return AutoTokenizer.from_pretrained(path, local_files_only=True), encoder
 

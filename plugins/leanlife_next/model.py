@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 from leanlife_next.classifier import BILSTM, build_classifier
 from leanlife_next.embeddings import build_vocabulary
@@ -36,6 +37,10 @@ from leanlife_server.plugin_api import (
     Model,
     ProgressCallback,
 )
+
+WEIGHTS = "classifier.safetensors"
+LEGACY_WEIGHTS = "classifier.pt"
+
 
 class NextModel(Model):
     def __init__(self, config: Mapping[str, Any], labels: Mapping[str, str] | Sequence[str],
@@ -151,7 +156,8 @@ class NextModel(Model):
                 "rules": [{"text": r.text, "label": r.label, "formula": to_json(r.formula)}
                           for r in self.rules]}
         (directory / "model.json").write_text(json.dumps(card), encoding="utf-8")
-        torch.save(self.classifier.state_dict(), directory / "classifier.pt")
+        save_file({k: v.detach().contiguous() for k, v in self.classifier.state_dict().items()},
+                  directory / WEIGHTS)
 
     @classmethod
     def load(cls, directory: Path, device: str = "cpu") -> "NextModel":
@@ -160,7 +166,7 @@ class NextModel(Model):
         model.task = card["config"].get("task", "")
         model.vocabulary = card["vocabulary"]
         model.rules = [LabelingRule(r["text"], r["label"], from_json(r["formula"])) for r in card["rules"]]
-        state = torch.load(Path(directory) / "classifier.pt", map_location=device)
+        state = _read_weights(Path(directory), device)
         shape = state["embed.weight"].shape if "embed.weight" in state else (len(model.vocabulary), 50)
         model.classifier = build_classifier(card["config"].get("classifier", BILSTM), model.vocabulary,
                                             np.zeros(shape, dtype=np.float32), len(model.classes),
@@ -168,6 +174,13 @@ class NextModel(Model):
         model.classifier.load_state_dict(state)
         model.classifier.to(device)
         return model
+
+
+def _read_weights(directory: Path, device: str) -> dict[str, torch.Tensor]:
+    if (directory / WEIGHTS).is_file():
+        return load_file(directory / WEIGHTS, device=device)
+    # Versions saved before safetensors: torch's restricted unpickler, tensors only.
+    return torch.load(directory / LEGACY_WEIGHTS, map_location=device, weights_only=True)
 
 
 def build_model(config: Mapping[str, Any], labels: Mapping[str, str], device: str = "cpu") -> NextModel:

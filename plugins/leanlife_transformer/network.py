@@ -55,7 +55,7 @@ class EncoderClassifier(nn.Module):
     @classmethod
     def from_checkpoint(cls, directory: Path, num_classes: int, pooling: str) -> "EncoderClassifier":
         """A pretrained encoder with a new, randomly initialised head."""
-        return cls(AutoModel.from_pretrained(directory, local_files_only=True), num_classes, pooling)
+        return cls(AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True), num_classes, pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 markers: torch.Tensor | None = None) -> torch.Tensor:

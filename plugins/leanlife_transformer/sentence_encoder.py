@@ -28,7 +28,7 @@ class SentenceEncoder:
         self.device = resolve_device(device)
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, use_fast=True)
-        self.encoder = AutoModel.from_pretrained(directory, local_files_only=True).to(self.device).eval()
+        self.encoder = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True).to(self.device).eval()
         self.dimension: int = self.encoder.config.hidden_size
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the worker may encode from several threads

@@ -95,7 +95,7 @@ class TransformerEncoder(nn.Module):
         super().__init__()
         from transformers import AutoModel
 
-        self.model = AutoModel.from_pretrained(checkpoint, local_files_only=True)
+        self.model = AutoModel.from_pretrained(checkpoint, local_files_only=True, use_safetensors=True)
         self.projection = nn.Linear(self.model.config.hidden_size, config["hidden"])
         self.dropout = nn.Dropout(config["dropout"])
         self.output_dim = config["hidden"]
