@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, session
 
-from leanlife_server import auth
+from leanlife_server import auth, realtime
 from leanlife_server.api import serialize
 from leanlife_server.api.payload import field, json_body
 from leanlife_server.db import db
@@ -50,6 +50,7 @@ def revoke_token(token_id: int):
         raise not_found(f"token {token_id}")
     row.revoked_at = row.revoked_at or utcnow()
     db.session.commit()
+    realtime.disconnect_user(user.id)  # sockets opened with it; the others reconnect
     return "", 204
 
 
@@ -64,7 +65,10 @@ def login():
 @bp.post("/logout")
 def logout():
     """End the cookie session."""
+    user_id = session.get("user_id")
     session.clear()
+    if user_id is not None:
+        realtime.disconnect_user(user_id)  # sockets opened with it; the others reconnect
     return "", 204
 
 

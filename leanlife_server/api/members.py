@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from leanlife_server import realtime
 from leanlife_server.api import serialize
 from leanlife_server.api.access import project_access
 from leanlife_server.api.payload import field, json_body
@@ -89,6 +90,7 @@ def remove_member(project_id: int, user_id: int):
     _keep_an_owner(row)
     db.session.delete(row)
     db.session.commit()
+    realtime.disconnect_user(user_id)  # its sockets sit in the project's rooms
     return "", 204
 
 

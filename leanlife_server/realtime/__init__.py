@@ -73,6 +73,19 @@ def emit(event: str, data: Any, room: str) -> None:
         log.warning("could not emit %s to %s: %s", event, room, exc)
 
 
+def disconnect_user(user_id: int) -> None:
+    """End every Socket.IO connection of a user, in every web process (after a removal from
+    a project, a revoked token, a logout). Clients reconnect with whatever credential still
+    holds, and rejoin only the projects they still belong to."""
+    disconnect = getattr(current_app.extensions.get(EMITTER_KEY), "disconnect_user", None)
+    if disconnect is None:
+        return
+    try:
+        disconnect(user_id)
+    except Exception as exc:  # Redis down: the rooms cannot be reached either
+        log.warning("could not disconnect the sockets of user %s: %s", user_id, exc)
+
+
 def document_changed(project: Any, document_id: int, user_id: int, action: str,
                      annotation: dict[str, Any]) -> None:
     """Tell those viewing the document that an annotator changed it. The annotation itself

@@ -15,14 +15,52 @@ from leanlife_server.errors import ApiError
 from leanlife_server.realtime import channel, document_room, project_room, user_room
 
 
+class ConnectedSockets:
+    """The Socket.IO connections each user has open. With Redis, a set per user shared by
+    every web process (a connection lives in one process, but a member may be removed
+    through another); without, the user's room in this one process."""
+
+    def __init__(self, sio: socketio.Server, redis_url: str, prefix: str):
+        self.sio = sio
+        self.prefix = prefix
+        self.redis = None
+        if redis_url:
+            from redis import Redis
+
+            self.redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+
+    def _key(self, user_id: int) -> str:
+        return f"{self.prefix}:sockets:user:{user_id}"
+
+    def added(self, user_id: int, sid: str) -> None:
+        if self.redis is not None:
+            self.redis.sadd(self._key(user_id), sid)
+
+    def removed(self, user_id: int, sid: str) -> None:
+        if self.redis is not None:
+            self.redis.srem(self._key(user_id), sid)
+
+    def of_user(self, user_id: int) -> list[str]:
+        if self.redis is not None:
+            return [sid.decode() for sid in self.redis.smembers(self._key(user_id))]
+        return [sid for sid, _ in self.sio.manager.get_participants("/", user_room(user_id))]
+
+
 class SocketServer:
     """Emitter for the web process: the Socket.IO server itself."""
 
-    def __init__(self, sio: socketio.Server):
+    def __init__(self, sio: socketio.Server, sockets: ConnectedSockets):
         self.sio = sio
+        self.sockets = sockets
 
     def emit(self, event: str, data: Any, room: str) -> None:
         self.sio.emit(event, data, to=room)
+
+    def disconnect_user(self, user_id: int) -> None:
+        """Close the user's connections in whichever process holds them (the Redis manager
+        forwards a disconnect it cannot do itself)."""
+        for sid in self.sockets.of_user(user_id):
+            self.sio.disconnect(sid)
 
 
 def _member(user, project_id: Any) -> bool:
@@ -40,6 +78,7 @@ def build_server(app: Flask) -> SocketServer:
     # The default CORS policy admits same-origin browsers and programs (no Origin header).
     sio = socketio.Server(async_mode="threading", client_manager=manager)
     app.wsgi_app = socketio.WSGIApp(sio, app.wsgi_app)
+    sockets = ConnectedSockets(sio, settings.redis_url, settings.redis_prefix)
 
     def authenticated_user(environ: dict, auth: Any):
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -60,6 +99,11 @@ def build_server(app: Flask) -> SocketServer:
                 "log in first, or connect with auth={'token': '<API token>'}")
         sio.save_session(sid, {"user_id": user.id, "document_room": None})
         sio.enter_room(sid, user_room(user.id))
+        sockets.added(user.id, sid)
+
+    @sio.on("disconnect")
+    def disconnect(sid, *_reason):
+        sockets.removed(sio.get_session(sid)["user_id"], sid)
 
     def member_of(sid, data: Any) -> int | None:
         project_id = data.get("project_id") if isinstance(data, dict) else None
@@ -100,4 +144,4 @@ def build_server(app: Flask) -> SocketServer:
             sio.enter_room(sid, session["document_room"])
         return {"ok": True}
 
-    return SocketServer(sio)
+    return SocketServer(sio, sockets)
