@@ -9,6 +9,7 @@ from typing import Any, Iterable
 import pluggy
 
 from leanlife_server import hookspecs
+from leanlife_server.references import reference_problem
 from leanlife_server.plugin_api import (
     FormatDefinition,
     ModelDefinition,
@@ -17,6 +18,12 @@ from leanlife_server.plugin_api import (
 )
 
 ENTRY_POINT_GROUP = "leanlife"
+# The fields of each definition type that hold dotted references, checked at start-up.
+REFERENCE_FIELDS: dict[type, tuple[str, ...]] = {
+    ModelDefinition: ("factory", "explanation_parser"),
+    FormatDefinition: ("importer", "exporter", "sniff"),
+    QueryStrategyDefinition: ("factory",),
+}
 
 
 class PluginError(RuntimeError):
@@ -148,4 +155,17 @@ def load_plugins(names: list[str] | None = None, extra: Iterable[Any] = ()) -> P
         unknown = [t for t in model.tasks if t not in plugins.tasks]
         if unknown:
             raise PluginError(f"model {model.name!r} serves unknown task(s) {unknown}")
+    _check_references(plugins)
     return plugins
+
+
+def _check_references(plugins: Plugins) -> None:
+    """A dotted path that names nothing stops the start, naming the plugin that wrote it."""
+    for registry in (plugins.models, plugins.formats, plugins.query_strategies):
+        for name, definition in registry.items.items():
+            for field_name in REFERENCE_FIELDS[type(definition)]:
+                dotted = getattr(definition, field_name)
+                problem = dotted is not None and reference_problem(dotted)
+                if problem:
+                    raise PluginError(f"plugin {registry.owners[name]!r}: {registry.kind} {name!r}: "
+                                      f"{field_name} {dotted!r} {problem}")

@@ -5,6 +5,9 @@ and every hook in leanlife_server/hookspecs.py."""
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -23,6 +26,7 @@ from leanlife_server.plugin_api import (
 )
 from leanlife_server.plugins import PluginError, load_plugins
 from tests.conftest import add_document, create_project
+from tests.test_jobs_support import REPO
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 BUILT_IN_TASKS = {"ner", "re", "sa"}
@@ -102,9 +106,10 @@ class RecordingPlugin:
 
     @hookimpl
     def leanlife_models(self) -> list[ModelDefinition]:
-        # Registration only: these tests never build the model (tests/test_docs.py trains one).
+        # Registration only: these tests never build the model (tests/test_docs.py trains one),
+        # but its factory must name something that exists.
         return [ModelDefinition(name="testing.lexicon.v1", tasks=("ner",),
-                                factory="leanlife_keyphrase:LexiconModel", default_config={"min_count": 1})]
+                                factory="tests.test_jobs_toy_models:make_tagger", default_config={"min_count": 1})]
 
     @hookimpl
     def leanlife_formats(self) -> list[FormatDefinition]:
@@ -223,6 +228,74 @@ def test_an_unknown_hook_name_fails_at_start_up(site, tmp_path):
                        distribution="thirdparty_misspelled")
     with pytest.raises(PluginError, match="leanlife_taskz"):
         plain_app(tmp_path)
+
+
+LAZY_MODEL_PLUGIN = '''
+import pluggy
+
+from leanlife_server.plugin_api import ModelDefinition
+
+hookimpl = pluggy.HookimplMarker("leanlife")
+
+
+@hookimpl
+def leanlife_models():
+    return [ModelDefinition(name="lazy.v1", tasks=("ner",), factory="thirdparty_lazy_model:{factory}")]
+'''
+
+# Imported only when a model is built: the start-up check must not run it.
+LAZY_MODEL_MODULE = '''
+raise RuntimeError("the start-up check imported the model module")
+
+
+def build_model(config, labels, device="cpu"):
+    raise NotImplementedError
+'''
+
+
+def model_plugin(factory: str, name: str = "typo") -> object:
+    class Plugin:
+        __name__ = name
+
+        @hookimpl
+        def leanlife_models(self):
+            return [ModelDefinition(name="typo.v1", tasks=("sa",), factory=factory)]
+
+    return Plugin()
+
+
+@pytest.mark.parametrize("factory, problem", [
+    ("tests.test_jobs_toy_models:make_clasifier", "module 'tests.test_jobs_toy_models' has no attribute 'make_clasifier'"),
+    ("tests.test_jobs_toy_model:make_classifier", "cannot find module 'tests.test_jobs_toy_model'"),
+    ("leanlife_next.parser:parse_explanation_typo", "module 'leanlife_next.parser' defines no 'parse_explanation_typo'"),
+    ("tests.test_jobs_toy_models.make_classifier", "is not a 'package.module:attribute' path"),
+])
+def test_a_dotted_path_that_names_nothing_fails_at_start_naming_the_plugin(factory, problem):
+    with pytest.raises(PluginError, match=re.escape(f"plugin 'typo': model 'typo.v1': factory {factory!r} {problem}")):
+        load_plugins(extra=[model_plugin(factory)])
+    load_plugins(extra=[model_plugin("tests.test_jobs_toy_models:make_classifier")])
+
+
+def test_the_reference_check_does_not_import_model_modules(site, tmp_path):
+    (site / "thirdparty_lazy_model.py").write_text(LAZY_MODEL_MODULE)
+    write_distribution(site, "thirdparty_lazy", LAZY_MODEL_PLUGIN.format(factory="build_model"), "lazy",
+                       distribution="thirdparty_lazy")
+    assert "lazy.v1" in plain_app(tmp_path).extensions["leanlife"].models
+    assert "thirdparty_lazy_model" not in sys.modules
+
+
+def test_leanlife_plugins_and_serve_fail_on_a_typo_naming_the_plugin(site, tmp_path):
+    (site / "thirdparty_lazy_model.py").write_text(LAZY_MODEL_MODULE)
+    write_distribution(site, "thirdparty_lazy", LAZY_MODEL_PLUGIN.format(factory="build_modle"), "lazy",
+                       distribution="thirdparty_lazy")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]),
+           "LEANLIFE_DATA_DIR": str(tmp_path / "data")}
+    for command in (["plugins"], ["serve", "--port", "0"]):
+        run = subprocess.run([sys.executable, "-c", "from leanlife_server.cli import main; main()", *command],
+                             env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert run.returncode != 0, command
+        assert ("plugin 'lazy': model 'lazy.v1': factory 'thirdparty_lazy_model:build_modle' "
+                "module 'thirdparty_lazy_model' defines no 'build_modle'") in run.stderr + run.stdout, run.stderr
 
 
 def test_a_hook_implementation_asking_for_arguments_the_hook_lacks_fails():
