@@ -5,18 +5,36 @@ BIN := $(VENV)/bin
 
 .PHONY: serve test install install-test
 
+.SECONDEXPANSION:  # a view's rule lists its own sources ($$(wildcard plugins/%/view/...))
+
 serve: install
 	$(BIN)/leanlife serve
 
 test: install-test
 	$(BIN)/python -m pytest
 
-install: $(VENV)/.installed web/dist/index.html
+# The built-in task plugins that ship a browser view (plugins/<name>/view -> static/view.js).
+VIEW_PLUGINS := leanlife_ner leanlife_re leanlife_sa
+VIEWS := $(VIEW_PLUGINS:%=plugins/%/static/view.js)
+
+install: $(VENV)/.installed web/dist/index.html $(VIEWS)
 install-test: install $(VENV)/.installed-test /usr/bin/chromium
 
 # The browser UI, built from npm packages at install time (nothing from a CDN at run time).
-web/dist/index.html: web/package.json web/package-lock.json web/index.html web/vite.config.ts $(wildcard web/src/*.* web/src/*/*.*)
-	cd web && npm ci --no-audit --no-fund && npm run build
+WEB_MODULES := web/node_modules/.package-lock.json
+$(WEB_MODULES): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: $(WEB_MODULES) web/index.html web/vite.config.ts web/tsconfig.json $(wildcard web/src/*.* web/src/*/*.*)
+	cd web && npm run build
+
+# Each task view bundles its sources with the view toolkit (web/src/kit) and Preact; all views
+# are type-checked together first.
+VIEW_TOOLS := $(WEB_MODULES) web/build-views.mjs web/tsconfig.json web/tsconfig.views.json web/views.d.ts \
+	web/src/contract.ts $(wildcard web/src/kit/*.*)
+plugins/%/static/view.js: $(VIEW_TOOLS) $$(wildcard plugins/%/view/*.*)
+	cd web && npx tsc --noEmit -p tsconfig.views.json && node build-views.mjs ../plugins/$*
 
 # The UI tests drive Debian's Chromium; Playwright never downloads a browser of its own.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -28,8 +46,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
-	$(BIN)/pip install --quiet -e .
+# The core (setup.cfg: the server and the light plugins, no torch) and every model plugin, each a
+# distribution of its own under plugins/ that declares its heavy dependencies (torch, ...).
+MODEL_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(MODEL_PLUGINS))
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

@@ -7,11 +7,15 @@ from typing import Any, Iterable, Mapping
 from flask import Flask
 
 from leanlife_server.api import register_api
+from leanlife_server.api.auth import PASSWORD_CHECKS
+from leanlife_server.api.payload import StrictJSONProvider
+from leanlife_server.api.routing import refuse_unbindable_ids
 from leanlife_server.config import load_settings
 from leanlife_server.db import db, engine_options
 from leanlife_server.errors import register_error_handlers
 from leanlife_server.plugins import load_plugins
 from leanlife_server.realtime import init_realtime
+from leanlife_server.throttle import init_throttle
 from leanlife_server.web import bp as web_bp
 
 
@@ -21,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[
     settings = load_settings(config)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(
         LEANLIFE=settings,
         SECRET_KEY=settings.secret_key,
@@ -34,7 +39,9 @@ def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[
     db.init_app(app)
     app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins)
     register_error_handlers(app)
+    refuse_unbindable_ids(app)
     register_api(app)
+    init_throttle(app, PASSWORD_CHECKS)
     app.register_blueprint(web_bp)
     init_realtime(app)
     return app

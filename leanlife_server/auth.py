@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Optional
 
-from flask import g, request, session
+from flask import current_app, g, request, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from leanlife_server.credentials import (
+    PASSWORD_MAX_LENGTH,
+    check_new_password,
+    clean_username,
+    username_key,
+)
 from leanlife_server.db import db
-from leanlife_server.db.models import ApiToken, User
+from leanlife_server.db.models import ApiToken, User, UserSession, utcnow
 from leanlife_server.errors import ApiError
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -24,23 +32,41 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-def verify_password(user: User, password: str) -> bool:
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def verify_password(user: Optional[User], password: str) -> bool:
+    """Whether ``password`` is ``user``'s. An unknown user (None) or an over-long password costs
+    one hash all the same, so the answer's timing tells no one which usernames exist."""
+    if user is None or len(password) > PASSWORD_MAX_LENGTH:
+        check_password_hash(_dummy_hash(), password[:PASSWORD_MAX_LENGTH])
+        return False
     return check_password_hash(user.password_hash, password)
 
 
+def find_user(username: str) -> Optional[User]:
+    """The user whose name is ``username`` up to case and Unicode compatibility forms."""
+    return db.session.scalar(db.select(User).where(User.username_key == username_key(username)))
+
+
 def create_user(username: str, password: str, is_admin: bool = False) -> User:
-    if not username or len(username) > 150:
-        raise ApiError(422, "validation_error", "username: must be 1 to 150 characters",
-                       {"field": "username"})
-    if len(password) < 8:
-        raise ApiError(422, "validation_error", "password: must be at least 8 characters",
-                       {"field": "password"})
-    if db.session.scalar(db.select(User.id).where(User.username == username)) is not None:
-        raise ApiError(409, "conflict", f"username {username!r} is taken", {"field": "username"})
-    user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
+    name = clean_username(username)
+    check_new_password(password, name)
+    if find_user(name) is not None:
+        raise ApiError(409, "conflict", f"username {name!r} is taken", {"field": "username"})
+    user = User(username=name, password_hash=hash_password(password), is_admin=is_admin)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the password and end every browser session of the user (tokens stay valid)."""
+    check_new_password(password, user.username, field="new_password")
+    user.password_hash = hash_password(password)
+    end_all_sessions(user.id)
 
 
 def _digest(token: str) -> str:
@@ -73,23 +99,62 @@ def csrf_token() -> str:
 
 
 def login_session(user: User) -> str:
+    """Start a browser session for ``user`` (a fresh session id and CSRF token in the cookie);
+    returns the CSRF token. The caller commits."""
+    db.session.execute(db.delete(UserSession).where(UserSession.user_id == user.id,
+                                                    UserSession.expires_at < utcnow()))
+    session_id = secrets.token_urlsafe(32)
+    days = current_app.config["LEANLIFE"].session_days
+    db.session.add(UserSession(user_id=user.id, token_hash=_digest(session_id),
+                               expires_at=utcnow() + timedelta(days=days)))
     session.clear()
-    session["user_id"] = user.id
+    session["sid"] = session_id
     return csrf_token()
+
+
+def end_session() -> None:
+    """End this browser's session, on the server too: a copy of the cookie is then worthless.
+    The caller commits."""
+    session_id = session.pop("sid", None)
+    session.clear()
+    if session_id is not None:
+        db.session.execute(db.delete(UserSession).where(UserSession.token_hash == _digest(session_id)))
+
+
+def end_all_sessions(user_id: int) -> int:
+    """End every browser session of a user; returns how many. The caller commits."""
+    return db.session.execute(db.delete(UserSession).where(UserSession.user_id == user_id)).rowcount
+
+
+def _user_from_session(session_id: str) -> Optional[User]:
+    # One query for session and user, as for tokens: this runs on every browser request.
+    return db.session.scalar(db.select(User).join(UserSession, UserSession.user_id == User.id)
+                             .where(UserSession.token_hash == _digest(session_id),
+                                    UserSession.expires_at > utcnow()))
+
+
+def session_in_use() -> bool:
+    """Whether this request's caller came with a live session cookie (not a bearer token)."""
+    return g.get("via_session", False)
 
 
 def load_current_user() -> None:
     """Runs before every API request: sets ``g.user`` (or None) and enforces CSRF on cookies."""
     g.user = None
+    g.via_session = False
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         g.user = _user_from_bearer(header)
         return
-    user_id = session.get("user_id")
-    if user_id is None:
+    session_id = session.get("sid")
+    if session_id is None:
         return
-    g.user = db.session.get(User, user_id)
-    if g.user is not None and request.method not in SAFE_METHODS:
+    g.user = _user_from_session(session_id)
+    if g.user is None:
+        session.clear()  # ended or expired: the browser may as well forget it
+        return
+    g.via_session = True
+    if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, session.get("csrf", "")):
             raise ApiError(403, "csrf_failed", f"cookie-authenticated requests that change data "

@@ -10,6 +10,7 @@ from leanlife_server.app import create_app
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.formats.commands import export_command, import_command
+from leanlife_server.jobs.lanes import LANES, checked_lanes
 from leanlife_server.plugins import PluginError
 
 
@@ -53,20 +54,26 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     click.echo(f"LeanLife on http://{host}:{port}  (data: {settings.data_dir}, "
                f"database: {settings.database_url.split('@')[-1]}, jobs: "
                f"{'RQ workers' if settings.redis_url else 'in-process'})")
+    if workers > 1 and not settings.redis_url:
+        click.echo(f"warning: {workers} workers without LEANLIFE_REDIS_URL: a live update reaches "
+                   f"only the browsers connected to the worker that sent it; set "
+                   f"LEANLIFE_REDIS_URL so that every worker reaches every browser", err=True)
     run(app, host, port, workers, threads)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-def worker(burst: bool) -> None:
-    """Run background jobs (training, batch prediction) from LEANLIFE_REDIS_URL."""
+@click.option("--lane", "lanes", multiple=True, type=click.Choice(LANES),
+              help="Serve only this lane (repeatable); default: every lane, small jobs first.")
+def worker(burst: bool, lanes: tuple[str, ...]) -> None:
+    """Run background jobs (training, prediction, import, export) from LEANLIFE_REDIS_URL."""
     from leanlife_server.jobs.worker import work
 
     app = _app()
     if not app.config["LEANLIFE"].redis_url:
         raise click.ClickException("LEANLIFE_REDIS_URL is not set; a worker needs Redis "
                                    "(without it, `leanlife serve` runs jobs itself)")
-    work(app, burst=burst)
+    work(app, burst=burst, lanes=checked_lanes(lanes))
 
 
 @main.command()

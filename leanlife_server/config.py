@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from leanlife_server.plugin_api import DEFAULT_MAX_SPANS_PER_ANNOTATION
+
 PREFIX = "LEANLIFE_"
 
 
@@ -24,6 +26,10 @@ class Settings:
     max_document_chars: int = 1_000_000
     max_request_bytes: int = 64 * 1024 * 1024
     page_size_max: int = 500
+    # Bounds on what one save may ask the server to check and store: trigger spans (and
+    # explanations) of one annotation, and annotations one annotator has on one document.
+    max_spans_per_annotation: int = DEFAULT_MAX_SPANS_PER_ANNOTATION
+    max_annotations_per_document: int = 10_000
     # Prefix of every Redis key and channel (RQ queue, Socket.IO channel): several
     # installations (or test runs) can share one Redis.
     redis_prefix: str = "leanlife"
@@ -33,6 +39,22 @@ class Settings:
     # seconds is marked failed (its worker died), so the next trigger retrains.
     job_heartbeat_seconds: int = 5
     job_heartbeat_timeout: int = 60
+    # Queued and running jobs one user, and one project, may have at once (0: no limit);
+    # past either, starting a job answers 429, so nobody fills the job queue for everyone.
+    max_jobs_per_user: int = 8
+    max_jobs_per_project: int = 16
+    # Jobs up to these sizes go to the "small" lane, which big imports and exports never
+    # hold up: imports of files up to this many bytes, exports (and relation projects made)
+    # from projects of up to this many documents.
+    small_import_bytes: int = 1024 * 1024
+    small_export_documents: int = 2000
+    # A browser session ends this many days after its login (sooner at logout, "log out
+    # everywhere" or a password change).
+    session_days: int = 14
+    # Failed password checks allowed per account and per client address (Flask-Limiter rate
+    # strings); past either, logins, tokens and password changes answer 429 for a while.
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_address: str = "50 per 15 minutes"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

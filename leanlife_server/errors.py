@@ -5,18 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from leanlife_server.db import db
+from leanlife_server.db.conflicts import is_race
 from leanlife_server.plugin_api import ValidationError
+
+# Headers of werkzeug's own error answers that the JSON envelope replaces; the others (Allow
+# on a 405, WWW-Authenticate, Retry-After) tell the client what to do next and are kept.
+_BODY_HEADERS = {"content-type", "content-length"}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None):
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}  # e.g. Retry-After on a 429
 
 
 def not_found(what: str) -> ApiError:
@@ -25,6 +34,10 @@ def not_found(what: str) -> ApiError:
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "validation_error", f"{field}: {message}", {"field": field})
+
+
+def conflict(message: str, **details: Any) -> ApiError:
+    return ApiError(409, "conflict", message, details)
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None):
@@ -36,15 +49,40 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
         return error_response(422, "validation_error", str(exc), {"field": exc.field})
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        # A uniqueness or reference check passed in this request, and a concurrent request
+        # committed first: the database's constraint caught the race.
+        db.session.rollback()
+        if not is_race(exc):
+            raise exc
+        return error_response(409, "conflict", "another request changed the same data at the "
+                                               "same time; reload and try again")
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError):
+        # A value the database cannot store (a string past its column's length on PostgreSQL)
+        # that no check caught: the request's fault, not the server's.
+        db.session.rollback()
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        return error_response(422, "validation_error", f"a value does not fit the database: {reason}",
+                              {"field": "body"})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if not request.path.startswith("/api/"):
             return exc
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() not in _BODY_HEADERS:
+                response.headers[name] = value
+        return response

@@ -11,12 +11,18 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Hashable, Iterator, Mapping, Protocol, Sequence
+
+# Pretrained resources shared by model plugins (GloVe, MiniLM), read from installed packages.
+from leanlife_server.pretrained import WordVectors, glove_directory, load_glove, minilm_path  # noqa: F401
 
 # Label kinds: what a label can be attached to.
 SPAN, RELATION, DOCUMENT = "span", "relation", "document"
 # Explanation kinds a project can collect.
 EXPLANATION_NONE, EXPLANATION_TRIGGER, EXPLANATION_NATURAL_LANGUAGE = "none", "trigger", "natural_language"
+# Most trigger spans (all trigger explanations together), and most explanations, one
+# annotation may carry; the server passes LEANLIFE_MAX_SPANS_PER_ANNOTATION instead.
+DEFAULT_MAX_SPANS_PER_ANNOTATION = 1000
 
 
 class ValidationError(Exception):
@@ -69,6 +75,7 @@ class DocumentContext:
     explanation_kind: str
     entity_spans: Mapping[int, Span] = field(default_factory=dict)  # annotation id -> span
     multi_label: bool = False
+    max_spans_per_annotation: int = DEFAULT_MAX_SPANS_PER_ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,13 @@ class Model(ABC):
         """Load a model that ``save`` wrote, without the server."""
 
 
+def is_relative_static_path(path: str) -> bool:
+    """A path that stays inside the folder it is joined to: relative, '/'-separated, no '..'."""
+    parts = path.split("/")
+    return bool(path) and "\\" not in path and not path.startswith("/") and all(
+        part not in ("", ".", "..") for part in parts)
+
+
 @dataclass(frozen=True)
 class TaskDefinition:
     """An annotation task. ``parse_annotation`` turns a JSON payload into an ``AnnotationData``
@@ -145,6 +159,15 @@ class TaskDefinition:
     input_kinds: tuple[str, ...] = ()
     # evaluate(gold examples, predictions in the same order) -> metrics, e.g. {"f1": 0.8}
     evaluate: Callable[[Sequence[Example], Sequence[DocumentPrediction]], Mapping[str, float]] | None = None
+    # The annotation view: an ES module's path inside the plugin package's ``static/`` folder
+    # (the core serves it at /plugins/<plugin>/static/<path>; docs/plugins.md, "Writing a task
+    # view"). None: the browser shows the document and its annotations read-only.
+    view: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.view is not None and not is_relative_static_path(self.view):
+            raise ValueError(f"task {self.name!r}: view {self.view!r} must be a relative path inside "
+                             f"the plugin's static/ folder, without '..'")
 
 
 @dataclass(frozen=True)
@@ -166,6 +189,10 @@ class ModelDefinition:
     # Explanation kinds ("none", "trigger", "natural_language") for which this model is the
     # one a new project of its tasks starts with, unless the owner names another.
     suggested_for: tuple[str, ...] = ()
+    # Trains in milliseconds: retrained after every saved annotation, whatever the project's
+    # retraining policy, and among a new project's recommenders ahead of its model (it
+    # serves until a learned model beats it on held-out data; docs/models.md).
+    cheap: bool = False
 
 
 @dataclass(frozen=True)
@@ -332,12 +359,49 @@ def read_span(payload: Mapping[str, Any], text: str, where: str = "") -> Span:
     return check_span(text, start, end, where.rstrip(".") or "span")
 
 
+def check_span_limit(count: int, doc: DocumentContext, where: str, what: str) -> None:
+    """Refuse more than ``doc.max_spans_per_annotation`` items before checking any of them."""
+    if count > doc.max_spans_per_annotation:
+        raise ValidationError(where, f"has {count} {what}; one annotation may carry at most "
+                                     f"{doc.max_spans_per_annotation} "
+                                     f"(LEANLIFE_MAX_SPANS_PER_ANNOTATION)")
+
+
+def check_disjoint(spans: Sequence[Span], where: str, what: str = "span") -> tuple[Span, ...]:
+    """``spans`` in start order; raise if two overlap or repeat, naming both by their index in
+    ``spans``. Sorting, then comparing neighbours, takes O(n log n): when any two spans
+    overlap, so do two neighbours in start order."""
+    order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
+    for before, after in zip(order, order[1:]):
+        first, second = spans[before], spans[after]
+        if second.start < first.end:
+            earlier, later = sorted((before, after))
+            relation = "repeats" if first == second else "overlaps"
+            raise ValidationError(f"{where}[{later}]",
+                                  f"{what} [{spans[later].start}, {spans[later].end}) {relation} "
+                                  f"{where}[{earlier}] [{spans[earlier].start}, {spans[earlier].end})")
+    return tuple(spans[i] for i in order)
+
+
+def read_span_list(raw_spans: Any, text: str, where: str) -> list[Span]:
+    """A non-empty JSON list of ``{start, end}`` objects, each checked against ``text``."""
+    if not isinstance(raw_spans, list) or not raw_spans:
+        raise ValidationError(where, "must be a non-empty list of spans")
+    spans = []
+    for j, raw in enumerate(raw_spans):
+        if not isinstance(raw, Mapping):
+            raise ValidationError(f"{where}[{j}]", "must be an object with start and end")
+        spans.append(read_span(raw, text, f"{where}[{j}]."))
+    return spans
+
+
 def read_explanation_list(payload: Mapping[str, Any], doc: DocumentContext,
                           allowed: tuple[str, ...]) -> list[Mapping[str, Any]]:
     """The raw ``explanations`` list, after checking that the project collects that kind."""
     items = payload.get("explanations", [])
     if not isinstance(items, list):
         raise ValidationError("explanations", "must be a list")
+    check_span_limit(len(items), doc, "explanations", "explanations")
     if items and doc.explanation_kind == EXPLANATION_NONE:
         raise ValidationError("explanations", "this project does not collect explanations")
     for i, item in enumerate(items):
@@ -362,3 +426,26 @@ def read_natural_language_explanations(payload: Mapping[str, Any], doc: Document
             raise ValidationError(f"explanations[{i}].text", f"is longer than {max_chars} characters")
         result.append(ExplanationIn(EXPLANATION_NATURAL_LANGUAGE, text=text.strip()))
     return tuple(result)
+
+
+# Evaluation helpers shared by task plugins ------------------------------------------------
+
+def check_aligned(gold: Sequence[Example], predicted: Sequence[DocumentPrediction]) -> None:
+    """Predictions come one per gold example, in the same order."""
+    if len(gold) != len(predicted):
+        raise ValueError(f"evaluate: {len(gold)} gold examples but {len(predicted)} predictions; "
+                         f"they must pair up one to one, in order")
+    for i, (example, prediction) in enumerate(zip(gold, predicted)):
+        if example.document_id != prediction.document_id:
+            raise ValueError(f"evaluate: item {i} pairs gold document {example.document_id} with "
+                             f"a prediction for document {prediction.document_id}")
+
+
+def precision_recall_f1(gold: set[Hashable], predicted: set[Hashable]) -> dict[str, float]:
+    """Exact-match scores of two sets; an empty side scores 0 rather than dividing by zero."""
+    correct = len(gold & predicted)
+    precision = correct / len(predicted) if predicted else 0.0
+    recall = correct / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if correct else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "gold": float(len(gold)), "predicted": float(len(predicted)), "correct": float(correct)}

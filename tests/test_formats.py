@@ -19,6 +19,7 @@ from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
 from leanlife_server.plugin_api import FormatError
+from tests.conftest import PASSWORD
 from tests.formats_helpers import content, new_project
 
 
@@ -291,7 +292,7 @@ def test_annotators_who_are_members_keep_their_annotations_and_filters_apply(app
             {"label": "pos", "annotator": "bob", "source": "recommendation"}]},
         {"text": "Bad film", "annotations": [{"label": "neg", "annotator": "mallory"}]}]
     with app.app_context():
-        alice, bob = create_user("alice", "password1"), create_user("bob", "password1")
+        alice, bob = create_user("alice", PASSWORD), create_user("bob", PASSWORD)
         project = new_project("sa", "natural_language", owner_id=alice.id)
         db.session.add(Membership(project_id=project.id, user_id=bob.id, role="annotator", settings={}))
         db.session.commit()

@@ -80,10 +80,10 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
-def start_server(env: dict[str, str], tmp_path: Path) -> tuple[Process, str]:
+def start_server(env: dict[str, str], tmp_path: Path, workers: int = 1) -> tuple[Process, str]:
     port = free_port()
-    server = Process(leanlife_command("serve", "--port", str(port), "--threads", "16"), env,
-                     tmp_path / f"serve-{port}.log")
+    server = Process(leanlife_command("serve", "--port", str(port), "--threads", "16",
+                                      "--workers", str(workers)), env, tmp_path / f"serve-{port}.log")
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -95,6 +95,8 @@ def start_server(env: dict[str, str], tmp_path: Path) -> tuple[Process, str]:
             return False
 
     wait_until(up, 30, "leanlife serve to answer")
+    # Gunicorn forks its workers one after another; wait for all of them.
+    wait_until(lambda: server.output().count("Booting worker") >= workers, 60, f"{workers} workers")
     return server, url
 
 

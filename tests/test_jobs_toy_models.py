@@ -170,8 +170,11 @@ class TokenTagger(ToyModel):
                 j += 1
             if self.bayes.classes[label] != OUTSIDE:
                 confidence = float(min(rows[k, label] for k in range(i, j + 1)))
-                # Its evidence, shaped like TriggerNER's: the left neighbour it learned from.
-                evidence = {"triggers": [found[i - 1].group().lower()]} if i else {}
+                # Its evidence, shaped like TriggerNER's: the left neighbour it learned from, a
+                # word of this text with its character offsets.
+                left = found[i - 1] if i else None
+                evidence = {"triggers": [{"text": left.group(), "start": left.start(), "end": left.end(),
+                                          "weight": 1.0}]} if left else {}
                 spans.append(AnnotationData(SPAN, self.bayes.classes[label], start=found[i].start(),
                                             end=found[j].end(), confidence=confidence, evidence=evidence))
             i = j + 1

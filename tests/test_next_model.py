@@ -15,12 +15,13 @@ from leanlife_next.classifier import BILSTM, TRANSFORMER, learning_rate
 from leanlife_next.embeddings import build_vocabulary
 from leanlife_next.execute import Corpus
 from leanlife_next.labeling import LabelingRule, phrase_occurrences, rule_scores, vote
-from leanlife_next.logic import phrases
+from leanlife_next.logic import AFTER, And, Arg, Between, Near, Not, Occurs, Or, Phrase, Sentence, phrases
 from leanlife_next.model import NextModel
 from leanlife_next.parser import parse
 from leanlife_next.soft import CONTEXTUAL, GLOVE, build_matcher
-from leanlife_next.tokens import instance_from_placeholders
+from leanlife_next.tokens import OBJ, SUBJ, instance_from_placeholders, instance_from_text
 from leanlife_next.training import soft_votes
+from leanlife_next.witnesses import witnesses
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn
 
 
@@ -113,6 +114,8 @@ def test_train_predict_with_fired_explanations_and_reload_in_a_fresh_process(tmp
     assert 0 < first.confidence <= 1
     if first.label == "Cause-Effect(e2,e1)":
         assert first.evidence["explanations"] == ['SUBJ and OBJ sandwich the phrase "caused by the"']
+        start = unlabeled[0].text.index("caused by the")
+        assert first.evidence["triggers"] == [{"text": "caused by the", "start": start, "end": start + 13}]
     model.save(tmp_path / "model")
     script = (
         "import json, sys\n"
@@ -185,3 +188,23 @@ def test_the_contextual_matcher_is_frozen_and_soft_labels_once(monkeypatch):
 def test_an_unknown_soft_matcher_is_named():
     with pytest.raises(ValueError, match="config.soft_matcher: unknown matcher 'bert'"):
         build_matcher({"soft_matcher": "bert"}, np.zeros((2, 50), np.float32), [])
+
+
+def test_evidence_cites_the_words_through_which_a_rule_holds():
+    text = "The fire was caused by the spark, not by the rain."
+    instance = instance_from_text(text, {SUBJ: (4, 8, "O"), OBJ: (27, 32, "O")})
+    corpus = Corpus([instance])
+
+    def cited(formula):
+        return [text[instance.offsets[a][0]:instance.offsets[b - 1][1]] for a, b in witnesses(formula, corpus)[0]]
+
+    between = Between(Arg(SUBJ), Arg(OBJ))
+    assert cited(parse('SUBJ and OBJ sandwich the phrase "caused by the"', instance).formula) == ["caused by the"]
+    # Only the occurrence in the rule's region: not "The" before SUBJ, nor "the" after OBJ.
+    assert cited(Occurs(Phrase(("the",)), between)) == ["the"]
+    # Of an OR, the part that holds; a negated part holds without any word being the reason.
+    assert cited(Or((Occurs(Phrase(("flood",)), Sentence()), Occurs(Phrase(("rain",)), Near(AFTER, Arg(OBJ)))))) \
+        == ["rain"]
+    assert cited(And((Occurs(Phrase(("caused",)), between), Not(Occurs(Phrase(("flood",)), Sentence()))))) \
+        == ["caused"]
+    assert cited(Occurs(Phrase(("flood",)), Sentence())) == [], "a rule that does not hold cites nothing"

@@ -267,7 +267,6 @@ def model_plugin(factory: str, name: str = "typo") -> object:
 @pytest.mark.parametrize("factory, problem", [
     ("tests.test_jobs_toy_models:make_clasifier", "module 'tests.test_jobs_toy_models' has no attribute 'make_clasifier'"),
     ("tests.test_jobs_toy_model:make_classifier", "cannot find module 'tests.test_jobs_toy_model'"),
-    ("leanlife_next.parser:parse_explanation_typo", "module 'leanlife_next.parser' defines no 'parse_explanation_typo'"),
     ("tests.test_jobs_toy_models.make_classifier", "is not a 'package.module:attribute' path"),
 ])
 def test_a_dotted_path_that_names_nothing_fails_at_start_naming_the_plugin(factory, problem):

@@ -59,4 +59,5 @@ def test_random_order_scores_every_document_differently():
 def test_each_task_has_an_informed_default_strategy():
     strategies = list(load_plugins(["strategies"]).query_strategies)
     first = {task: next(s.name for s in strategies if task in s.tasks) for task in ("ner", "re", "sa")}
-    assert first == {"ner": "mnlp", "re": "uncertainty", "sa": "uncertainty"}
+    # NER: chosen on CoNLL-2003's dev split (docs/performance.md), not on its test split.
+    assert first == {"ner": "mnlp_min_length", "re": "uncertainty", "sa": "uncertainty"}

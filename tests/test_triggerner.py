@@ -162,7 +162,7 @@ def test_training_reports_progress_and_counts_triggers(trained):
     assert metrics["sentences"] == 80 and metrics["triggers"] == 160
 
 
-def test_predictions_tag_new_sentences_and_name_the_matched_triggers(trained):
+def test_predictions_tag_new_sentences_and_cite_the_words_of_their_sentence_that_matched(trained):
     model, _, _, _ = trained
     test = synthetic_examples(20, seed=99)
     predictions = model.predict(test)
@@ -170,18 +170,28 @@ def test_predictions_tag_new_sentences_and_name_the_matched_triggers(trained):
                {(a.start, a.end, a.label) for a in e.annotations} for p, e in zip(predictions, test))
     assert hits >= 16
     known = {"Mr . said", "said", "arrived in"}
+    cited: dict[str, list[set[str]]] = {"PER": [], "LOC": []}
     for prediction, example in zip(predictions, test):
         assert len(prediction.probabilities) == len(tokenize(example.text))
         assert all(sum(row) == pytest.approx(1.0, abs=1e-4) for row in prediction.probabilities)
         for annotation in prediction.annotations:
             assert 0.0 < annotation.confidence <= 1.0
             assert 0.0 < annotation.evidence["sentence_score"] <= 1.0
-            assert annotation.evidence["triggers"] and set(annotation.evidence["triggers"]) <= known
-            matched = annotation.evidence["matched"]
-            assert len(matched) == SMALL["nearest_triggers"]
-            # The triggers shown are the matched ones of the entity's type, when there are any.
-            same_type = [m["trigger"] for m in matched if m["label"] == annotation.label]
-            assert annotation.evidence["triggers"] == list(dict.fromkeys(same_type or [m["trigger"] for m in matched]))
+            triggers = annotation.evidence["triggers"]
+            # Words of this sentence, in text order, outside the entity, at their offsets.
+            assert 0 < len(triggers) <= model.config["evidence_tokens"]
+            assert [t["start"] for t in triggers] == sorted(t["start"] for t in triggers)
+            for trigger in triggers:
+                assert example.text[trigger["start"]:trigger["end"]] == trigger["text"]
+                assert all(trigger["end"] <= a.start or a.end <= trigger["start"] for a in prediction.annotations)
+            cited[annotation.label].append({t["text"] for t in triggers})
+            # The training triggers it resembles: the nearest of the entity's type, listed apart.
+            training = annotation.evidence["training_triggers"]
+            assert len(training) == SMALL["nearest_triggers"]
+            assert all(m["label"] == annotation.label and m["trigger"] in known for m in training)
+    # The words the attention picks are the sentences' own trigger words.
+    assert sum("arrived" in words for words in cited["LOC"]) >= 0.8 * len(cited["LOC"])
+    assert sum("said" in words for words in cited["PER"]) >= 0.8 * len(cited["PER"])
 
 
 def test_saved_model_predicts_the_same_in_a_fresh_process(trained, tmp_path):

@@ -1,5 +1,6 @@
 """Through a real `leanlife serve`: an NER project with trigger explanations retrains with
-`triggerner.v1`, and the recommendations it pushes over Socket.IO name the matched triggers."""
+`triggerner.v1`, and the recommendations it pushes over Socket.IO cite the words of their
+document that matched."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(liv
     base = f"/api/v1/projects/{project['id']}"
     for label in ("PER", "LOC"):
         assert api.post(f"{base}/labels", json={"name": label, "kind": "span"}).status_code == 201
-    assert api.patch(f"{base}/settings", json={"model": "triggerner.v1", "retrain_policy": {"mode": "manual"},
+    # TriggerNER alone: the dictionary recommender would serve first (docs/models.md).
+    assert api.patch(f"{base}/settings", json={"model": "triggerner.v1", "recommenders": ["triggerner.v1"],
+                                               "retrain_policy": {"mode": "manual"},
                                                "model_config": {**SMALL, "epochs": 15}}).ok
     labeled, unlabeled = synthetic_examples(40, seed=1), synthetic_examples(6, seed=42)
     r = api.post(f"{base}/documents", json={"documents": [{"text": e.text} for e in labeled + unlabeled]})
@@ -36,6 +39,11 @@ def test_trigger_project_retrains_and_recommendations_carry_matched_triggers(liv
     entities = [a for d in pushed for a in d["annotations"]]
     assert entities, "the trained model recognises entities in the unlabeled documents"
     known = {"Mr . said", "said", "arrived in"}
-    for entity in entities:
-        assert entity["label"] in ("PER", "LOC") and 0 < entity["confidence"] <= 1
-        assert entity["evidence"]["triggers"] and set(entity["evidence"]["triggers"]) <= known
+    texts = dict(zip(ids[len(labeled):], (e.text for e in unlabeled)))
+    for document in pushed:
+        for entity in document["annotations"]:
+            assert entity["label"] in ("PER", "LOC") and 0 < entity["confidence"] <= 1
+            triggers = entity["evidence"]["triggers"]  # words of this document, at their offsets
+            assert triggers and all(texts[document["document_id"]][t["start"]:t["end"]] == t["text"]
+                                    for t in triggers)
+            assert {m["trigger"] for m in entity["evidence"]["training_triggers"]} <= known

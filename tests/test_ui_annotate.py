@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.test_jobs_support import wait_until
 from tests.test_ui_harness import browser, login, server, token  # noqa: F401 (fixtures)
 
 NER_LABELS = [{"name": "PER", "kind": "span", "color": "#1f77b4", "shortcut": "p"},
@@ -73,6 +74,44 @@ def test_ner_spans_with_triggers_by_mouse_then_keyboard(server, browser):
     page.keyboard.press("Control+z")
     entities.get_by_text("⚑ Berlin").wait_for(state="detached")
     assert len(annotations(server.rest["anna"], pid, docs[1]["id"])[0]["explanations"]) == 1
+
+
+def test_ner_entity_and_its_trigger_are_saved_in_one_request(server, browser):
+    """The new entity waits in the browser until its trigger is chosen, then one POST carries
+    both: a retraining policy counts it once and never trains on it without its trigger."""
+    pid = server.project("ner", "trigger", NER_LABELS, NER_DOCS)
+    docs = server.rest["admin"]("GET", f"/projects/{pid}/documents")["items"]
+    page = login(browser, server.url, "anna")
+    writes: list[tuple[str, str]] = []
+    page.on("request", lambda r: writes.append((r.method, r.url))
+            if "/annotations" in r.url and r.method != "GET" else None)
+    page.goto(f"{server.url}/#/projects/{pid}/annotate")
+    entities = page.locator("[data-testid=entities]")
+
+    drag(page, token(page, "Barack"), token(page, "Obama"))
+    page.click("[data-label=PER]")
+    entities.get_by_text("Barack Obama").wait_for()
+    token(page, "said").click()
+    assert writes == [], "nothing is saved before the trigger is chosen"
+    assert annotations(server.rest["anna"], pid, docs[0]["id"]) == []
+    page.keyboard.press("Enter")
+    entities.get_by_text("⚑ said").wait_for()
+
+    # A held entity is also saved, as it is, when the annotator moves on: here without a trigger.
+    page.keyboard.press("Escape")  # leave the saved entity's trigger mode
+    token(page, "Paris").click()
+    page.keyboard.press("l")
+    entities.get_by_text("Paris").wait_for()
+    page.keyboard.press("]")
+    token(page, "Angela").wait_for()
+
+    posts = [url for method, url in writes if method == "POST"]
+    assert len(posts) == 2 and all(url.endswith(f"/documents/{docs[0]['id']}/annotations") for url in posts), writes
+    assert [method for method, _ in writes] == ["POST", "POST"], "no PUT: each annotation went in one request"
+    stored = sorted(annotations(server.rest["anna"], pid, docs[0]["id"]), key=lambda a: a["start"])
+    assert [(a["label"], a["start"], a["end"]) for a in stored] == [
+        ("PER", *offsets(NER_DOCS[0], "Barack Obama").values()), ("LOC", *offsets(NER_DOCS[0], "Paris").values())]
+    assert [[e["spans"] for e in a["explanations"]] for a in stored] == [[[offsets(NER_DOCS[0], "said")]], []]
 
 
 RE_LABELS = [{"name": "PER", "kind": "span", "color": "#1f77b4", "shortcut": "p"},
@@ -159,3 +198,46 @@ def test_sa_labels_with_explanations_and_privacy_between_annotators(server, brow
     bob.keyboard.press("?")  # his settings panel offers no "other annotators' work" switch
     bob.locator("[data-testid=settings]").wait_for()
     assert "other annotators" not in bob.locator("[data-testid=settings]").inner_text()
+
+
+def test_skip_leaves_the_document_unfinished_and_opens_the_next(server, browser):
+    pid = server.project("ner", "none", NER_LABELS, NER_DOCS + ["Rome was quiet ."])
+    docs = server.rest["admin"]("GET", f"/projects/{pid}/documents")["items"]
+    anna = server.rest["anna"]
+    page = login(browser, server.url, "anna")
+    page.goto(f"{server.url}/#/projects/{pid}/annotate")
+    token(page, "Barack").wait_for()  # the queue starts with the first document
+    page.locator("[data-testid=progress]", has_text="0 / 3 finished · 0 skipped").wait_for()
+
+    page.keyboard.press("}")  # skip by key
+    token(page, "Angela").wait_for()
+    page.locator("[data-testid=progress]", has_text="0 / 3 finished · 1 skipped").wait_for()
+    first = anna("GET", f"/projects/{pid}/documents/{docs[0]['id']}")
+    assert (first["skipped"], first["finished"]) == (True, False)
+    assert anna("GET", f"/projects/{pid}/documents?status=skipped&count=true")["total"] == 1
+    assert anna("GET", f"/projects/{pid}/documents?status=finished&count=true")["total"] == 0
+
+    page.click("[data-testid=skip]")  # and by the button
+    token(page, "Rome").wait_for()
+    page.locator("[data-testid=progress]", has_text="0 / 3 finished · 2 skipped").wait_for()
+    assert [d["id"] for d in anna("GET", f"/projects/{pid}/documents?status=skipped")["items"]] == \
+        [docs[0]["id"], docs[1]["id"]]
+
+    page.keyboard.press("?")  # the key help lists the skip key
+    help_row = page.locator("[data-testid=settings] tr", has_text="skip this document")
+    assert help_row.locator("kbd").inner_text() == "}"
+
+
+def test_a_dictionary_recommendation_shows_the_example_it_copies(server, browser):
+    texts = ["Angela Merkel visited Berlin on Monday .", "Later Berlin was calm ."]
+    pid = server.project("ner", "none", NER_LABELS, texts)
+    docs = server.rest["admin"]("GET", f"/projects/{pid}/documents")["items"]
+    anna = server.rest["anna"]
+    anna("POST", f"/projects/{pid}/documents/{docs[0]['id']}/annotations", {"label": "LOC", **offsets(texts[0], "Berlin")})
+    wait_until(lambda: anna("GET", f"/projects/{pid}/model/recommendations/{docs[1]['id']}")["items"], 20,
+               "the dictionary's recommendation")
+    page = login(browser, server.url, "anna")
+    page.goto(f"{server.url}/#/projects/{pid}/annotate/{docs[1]['id']}")
+    example = page.locator("[data-testid=recommendations] [data-testid=rec-example]")
+    example.wait_for()
+    assert example.inner_text() == f"as in: “Berlin” (#{docs[0]['id']})"

@@ -112,6 +112,7 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
 
     sa = server.project("sa", "natural_language", SA_LABELS, ["A warm , funny and moving film ."], ("anna",))
     anna.goto(f"{server.url}/#/projects/{sa}/annotate")
+    anna.locator("[data-label=positive]").wait_for()  # the task's view is loaded
     anna.keyboard.press("1")
     anna.keyboard.type("warm and funny are praise")
     shot(anna, "sa")

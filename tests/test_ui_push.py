@@ -75,8 +75,9 @@ def ner_project(admin: Rest) -> tuple[int, dict[str, int]]:
     pid = project["id"]
     for label in LABELS:
         admin("POST", f"/projects/{pid}/labels", label)
-    admin("PATCH", f"/projects/{pid}/settings", {
-        "model": "toy.tagger.v1", "retrain_policy": {"mode": "every_n", "n": EVERY_N}})
+    admin("PATCH", f"/projects/{pid}/settings", {  # the tagger alone, without the dictionary
+        "model": "toy.tagger.v1", "recommenders": ["toy.tagger.v1"],
+        "retrain_policy": {"mode": "every_n", "n": EVERY_N}})
     documents = admin("POST", f"/projects/{pid}/documents",
                       {"documents": [{"text": t} for t, _ in LABELED] + [{"text": t} for t in UNLABELED]})
     admin("POST", f"/projects/{pid}/members", {"username": "anna", "role": "annotator"})
@@ -93,6 +94,12 @@ def label_and_train(admin: Rest, pid: int, labeled: list[tuple[str, list[tuple[s
                   {"label": label, "start": start, "end": start + len(word)})
     job = admin("POST", f"/projects/{pid}/model/train", status=202)
     wait_until(lambda: admin("GET", f"/projects/{pid}/jobs/{job['id']}")["state"] == "finished", 30, "training")
+
+
+def cited_words(page) -> list[tuple[int, str]]:
+    """The document's tokens marked as a recommendation's cited trigger words: (offset, text)."""
+    return [tuple(x) for x in page.locator("[data-testid=doctext] .tok.rec-trig").evaluate_all(
+        "els => els.map(e => [Number(e.dataset.start), e.textContent])")]
 
 
 def test_a_worker_pushes_recommendations_that_are_accepted_with_one_key(live_stack, browser, tmp_path):
@@ -128,7 +135,16 @@ def test_a_worker_pushes_recommendations_that_are_accepted_with_one_key(live_sta
     first = stored[0]
     assert (first["label"], OPEN[first["start"]:first["end"]]) == ("PER", "green"), "the model learned"
     assert f"PER {round(first['confidence'] * 100)}%" in pushed.inner_text()
-    assert first["evidence"] == {"triggers": ["mr"]} and "⚑ mr" in pushed.inner_text()
+    assert first["evidence"] == {"triggers": [{"text": "mr", "start": 0, "end": 2, "weight": 1.0}]}
+    assert "⚑ mr" in pushed.inner_text()
+    for item in stored:  # hovering a recommendation marks the words it cites, where they are
+        row = page.locator("[data-testid=recommendations] li").filter(has_text=OPEN[item["start"]:item["end"]])
+        row.hover()
+        cited = [(t["start"], t["text"]) for t in item["evidence"]["triggers"]]
+        assert all(OPEN[start:start + len(text)] == text for start, text in cited), cited
+        wait_until(lambda: cited_words(page) == cited, 5, f"the words {item['label']} cites marked")
+    page.mouse.move(0, 0)  # the highlighted (first) recommendation's words stay marked
+    wait_until(lambda: cited_words(page) == [(0, "mr")], 5, "the focused recommendation's words marked")
     assert f"model v{version['id']}" in page.locator("[data-testid=training]").inner_text()
     page.screenshot(path=str(shots / "recommendation.png"))
 

@@ -2,11 +2,11 @@
 annotator at a time, without those the model is already sure about.
 
 A document is in a user's queue when nobody has labeled it (input annotations such as RE's
-imported entities do not count), the user has not marked it
-finished, no other annotator holds an unexpired lease on it, and the active model's
+imported entities do not count), the user has not marked it finished nor skipped it
+(active/skips.py), no other annotator holds an unexpired lease on it, and the active model's
 confidence in it is below the project's ``confidence_threshold``. Documents follow the
 active version's scores (most informative first); documents it has not scored yet come
-after those, in id order.
+after those, in id order. Documents without a letter come after all others, in that order.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from sqlalchemy import Select, exists, null, or_
 from sqlalchemy.exc import IntegrityError
 
 from leanlife_server import realtime
+from leanlife_server.active.skips import skipped
 from leanlife_server.db import db
+from leanlife_server.db.staging import published
 from leanlife_server.db.models import (
     Document,
     DocumentCompletion,
@@ -50,15 +52,17 @@ def ranked(project: Project, user_id: int) -> Select:
             query = query.where(or_(UncertaintyScore.confidence.is_(None),
                                     UncertaintyScore.confidence < project.confidence_threshold))
     query = query.where(
-        Document.project_id == project.id,
+        Document.project_id == project.id, published(Document.import_id),
         ~annotated(current_app.extensions["leanlife"].tasks.get(project.task).input_kinds),
         ~exists().where(DocumentCompletion.document_id == Document.id,
                         DocumentCompletion.user_id == user_id),
         ~exists().where(DocumentLease.document_id == Document.id, DocumentLease.user_id != user_id,
-                        DocumentLease.expires_at > now))
+                        DocumentLease.expires_at > now),
+        ~skipped(project.id, user_id))
+    # Documents without a letter go last whatever the strategy (active/letters.py).
     if version is None:
-        return query.order_by(Document.id)
-    return query.order_by(UncertaintyScore.score.desc().nulls_last(), Document.id)
+        return query.order_by(Document.has_letters.desc(), Document.id)
+    return query.order_by(Document.has_letters.desc(), UncertaintyScore.score.desc().nulls_last(), Document.id)
 
 
 def queue_items(project: Project, user_id: int, limit: int) -> list[dict[str, Any]]:

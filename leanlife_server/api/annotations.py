@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, jsonify
+from flask import request as http_request
+from sqlalchemy import func
 
 from leanlife_server import realtime
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.documents import document_annotations, get_document
+from leanlife_server.api.annotation_fields import ANNOTATION_BODY, reject_fields_of_other_kinds
 from leanlife_server.api.payload import json_body
+from leanlife_server.api.serialize import ANNOTATION
+from leanlife_server.api.shapes import items_of, operation
 from leanlife_server.db import db
+from leanlife_server.db.locks import lock_row
 from leanlife_server.db.models import (
-    SOURCE_MANUAL,
-    SOURCES,
     Annotation,
     Document,
     Explanation,
@@ -48,19 +52,18 @@ def _context(access: ProjectAccess, document: Document, exclude: int | None
                     if row.id != exclude and (row.user_id is None or access.can_read_user(row.user_id))}
     context = DocumentContext(text=document.text, labels={l.name: l.kind for l in labels},
                               explanation_kind=access.project.explanation_kind,
-                              entity_spans=entity_spans, multi_label=access.project.multi_label)
+                              entity_spans=entity_spans, multi_label=access.project.multi_label,
+                              max_spans_per_annotation=current_app.config["LEANLIFE"].max_spans_per_annotation)
     return context, {l.name: l.id for l in labels}
 
 
 def _parse_request(access: ProjectAccess, document: Document, exclude: int | None = None) -> ParsedRequest:
     body = json_body()
-    source = body.get("source", SOURCE_MANUAL)
-    if source not in SOURCES:
-        raise invalid("source", f"must be one of {list(SOURCES)}")
     task = current_app.extensions["leanlife"].tasks.get(access.project.task)
     context, label_ids = _context(access, document, exclude)
     parsed = task.parse_annotation(body, context)
-    return ParsedRequest(parsed, label_ids[parsed.label], source)
+    reject_fields_of_other_kinds(body, parsed)
+    return ParsedRequest(parsed, label_ids[parsed.label], body["source"])
 
 
 def _store(row: Annotation, request: ParsedRequest) -> None:
@@ -89,6 +92,18 @@ def _single_label_conflict(access: ProjectAccess, document: Document, kind: str)
                        {"field": "label", "annotation_id": existing})
 
 
+def _check_annotation_limit(access: ProjectAccess, document: Document) -> None:
+    """Each annotator may keep at most LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT on a document, so
+    no one's saves make loading and checking that document slow for everybody."""
+    limit = current_app.config["LEANLIFE"].max_annotations_per_document
+    count = db.session.scalar(db.select(func.count(Annotation.id)).where(
+        Annotation.document_id == document.id, Annotation.user_id == access.user.id))
+    if count >= limit:
+        raise invalid("document_id", f"you already have {count} annotations on document "
+                                     f"{document.id}; one annotator may have at most {limit} "
+                                     f"(LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT)")
+
+
 def _saved(access: ProjectAccess, row: Annotation) -> dict:
     data = serialize.annotation(row)
     current_app.extensions["leanlife"].manager.hook.leanlife_annotation_saved(
@@ -98,7 +113,14 @@ def _saved(access: ProjectAccess, row: Annotation) -> dict:
     return data
 
 
+def _with_etag(data: dict):
+    response = jsonify(data)
+    response.set_etag(data["etag"])
+    return response
+
+
 @bp.get("/documents/<int:document_id>/annotations")
+@operation(answers={200: items_of(ANNOTATION)})
 def list_annotations(project_id: int, document_id: int):
     """Annotations on a document: the caller's and imported ones, or annotator=ID where allowed."""
     access = project_access(project_id)
@@ -107,17 +129,20 @@ def list_annotations(project_id: int, document_id: int):
 
 
 @bp.post("/documents/<int:document_id>/annotations")
+@operation(ANNOTATION_BODY, answers={201: ANNOTATION})
 def create_annotation(project_id: int, document_id: int):
     """Save an annotation (span, relation or document label) with its explanations."""
+    lock_row(Document, document_id)  # one label per document and the limit hold under races
     access = project_access(project_id)
     document = get_document(project_id, document_id)
+    _check_annotation_limit(access, document)
     request = _parse_request(access, document)
     _single_label_conflict(access, document, request.annotation.kind)
     row = Annotation(project_id=project_id, document_id=document_id, user_id=access.user.id)
     _store(row, request)
     db.session.add(row)
     db.session.commit()
-    return jsonify(_saved(access, row)), 201
+    return _with_etag(_saved(access, row)), 201
 
 
 def _own_annotation(access: ProjectAccess, annotation_id: int) -> Annotation:
@@ -130,27 +155,43 @@ def _own_annotation(access: ProjectAccess, annotation_id: int) -> Annotation:
     return row
 
 
+def _check_if_match(row: Annotation) -> None:
+    """``If-Match: <etag>`` makes a change conditional on the annotation being as the client
+    last saw it (its ``etag``), so two editors cannot overwrite each other unknowingly."""
+    wanted = http_request.if_match
+    if wanted and not wanted.star_tag and not wanted.contains_weak(serialize.annotation(row)["etag"]):
+        raise ApiError(412, "precondition_failed", f"annotation {row.id} changed since you read it "
+                                                   f"(If-Match does not match its etag); read it again")
+
+
 @bp.put("/annotations/<int:annotation_id>")
+@operation(ANNOTATION_BODY, answers={200: ANNOTATION})
 def replace_annotation(project_id: int, annotation_id: int):
     """Replace one of the caller's annotations (label, offsets, explanations)."""
+    lock_row(Annotation, annotation_id)  # concurrent replacements apply one after the other
     access = project_access(project_id)
     row = _own_annotation(access, annotation_id)
+    _check_if_match(row)
     document = get_document(project_id, row.document_id)
     request = _parse_request(access, document, exclude=row.id)
     if request.annotation.kind != row.kind:
         raise invalid("label", f"an annotation stays a {row.kind} annotation")
     _store(row, request)
     db.session.commit()
-    return jsonify(_saved(access, row))
+    return _with_etag(_saved(access, row))
 
 
 @bp.delete("/annotations/<int:annotation_id>")
+@operation(answers={204: None})
 def delete_annotation(project_id: int, annotation_id: int):
     """Delete one of the caller's annotations (and relations built on it)."""
+    lock_row(Annotation, annotation_id)
     access = project_access(project_id)
     row = _own_annotation(access, annotation_id)
+    _check_if_match(row)
     document_id = row.document_id
     db.session.delete(row)
     db.session.commit()
     realtime.document_changed(access.project, document_id, access.user.id, "deleted", {"id": annotation_id})
+    policy.annotations_changed(project_id)
     return "", 204

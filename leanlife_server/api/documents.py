@@ -1,4 +1,4 @@
-"""Documents: add, page through (filtered by annotation status), read, mark finished."""
+"""Documents: add, page through (filtered by annotation status), read, mark finished or skipped."""
 
 from __future__ import annotations
 
@@ -7,37 +7,55 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import exists, func
 
+from leanlife_server.active.skips import skip, skipped, unskip
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.pagination import paginate
-from leanlife_server.api.payload import field, json_body
+from leanlife_server.api.payload import json_body, row_id
+from leanlife_server.api.serialize import ANNOTATION
+from leanlife_server.api.shapes import Body, Either, Field, always, items_of, operation, page_of
 from leanlife_server.db import db
+from leanlife_server.db.conflicts import commit_unless_duplicate
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Annotation, Document, DocumentCompletion
-from leanlife_server.errors import ApiError, invalid
+from leanlife_server.db.staging import hidden, published
+from leanlife_server.errors import ApiError, invalid, not_found
 
 bp = Blueprint("documents_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/documents")
 
 MAX_BATCH = 1000
-STATUSES = ("annotated", "unannotated", "finished", "unfinished")
+STATUSES = ("annotated", "unannotated", "finished", "unfinished", "skipped")
+
+
+def _max_document_chars() -> int:
+    return current_app.config["LEANLIFE"].max_document_chars
+
+
+NEW_DOCUMENT = Body({
+    "text": Field(str, required=True, min_length=1, max_length=_max_document_chars,
+                  description="At most LEANLIFE_MAX_DOCUMENT_CHARS characters."),
+    "meta": Field(dict, default={}),
+})
+NEW_DOCUMENTS = Either("documents", Body({
+    "documents": Field(list, required=True, items=Field(NEW_DOCUMENT), max_length=MAX_BATCH,
+                       hint=f"at most {MAX_BATCH} per request; use an import for more"),
+}), NEW_DOCUMENT, description="One document, or up to 1000 as {documents: [...]}.")
 
 
 def document_json(row: Document) -> dict[str, Any]:
     return {"id": row.id, "text": row.text, "meta": row.meta}
 
 
-def check_text(text: Any, where: str) -> str:
-    limit = current_app.config["LEANLIFE"].max_document_chars
-    if not isinstance(text, str) or not text:
-        raise invalid(where, "must be a non-empty string")
-    if len(text) > limit:
-        raise invalid(where, f"is {len(text)} characters long; the limit is {limit} "
-                             f"(LEANLIFE_MAX_DOCUMENT_CHARS)")
-    return text
+DOCUMENT_SHAPE = Body({"id": always(int), "text": always(str), "meta": always(dict)})
+DOCUMENT_WITH_ANNOTATIONS = Body({**DOCUMENT_SHAPE.fields, "finished": always(bool), "skipped": always(bool),
+                                  "annotations": always(list, items=Field(ANNOTATION))})
 
 
 def get_document(project_id: int, document_id: int) -> Document:
-    return get_in_project(Document, document_id, project_id, "document")
+    row = get_in_project(Document, document_id, project_id, "document")
+    if hidden(row.import_id):  # an unfinished import's: not there yet
+        raise not_found(f"document {document_id}")
+    return row
 
 
 def visible_annotator(access: ProjectAccess) -> int | None:
@@ -51,10 +69,7 @@ def visible_annotator(access: ProjectAccess) -> int | None:
             raise ApiError(403, "forbidden", "annotators see only their own annotations in this "
                                              "project", {"field": "annotator"})
         return None
-    try:
-        user_id = int(raw)
-    except ValueError:
-        raise invalid("annotator", f"must be a user id, got {raw!r}") from None
+    user_id = row_id(raw, "annotator")
     if not access.can_read_user(user_id):
         raise ApiError(403, "forbidden", "annotators see only their own annotations in this project",
                        {"field": "annotator"})
@@ -77,11 +92,12 @@ def document_annotations(access: ProjectAccess, document_id: int) -> list[Annota
 
 
 @bp.get("")
+@operation(answers={200: page_of(DOCUMENT_SHAPE, total=Field(int, description="With count=true."))})
 def list_documents(project_id: int):
     """Documents in id order, paginated by cursor; filter with status= and annotator=;
     count=true adds the number of matching documents as ``total``."""
     access = project_access(project_id)
-    query = db.select(Document).where(Document.project_id == project_id)
+    query = db.select(Document).where(Document.project_id == project_id, published(Document.import_id))
     status = request.args.get("status")
     if status is not None:
         if status not in STATUSES:
@@ -91,10 +107,12 @@ def list_documents(project_id: int):
             marker = exists().where(Annotation.document_id == Document.id)
             if annotator is not None:
                 marker = marker.where(Annotation.user_id == annotator)
+        elif status == "skipped":  # skips still in force, not finished since (active/skips.py)
+            marker = skipped(project_id, annotator or access.user.id)
         else:
             marker = exists().where(DocumentCompletion.document_id == Document.id,
                                     DocumentCompletion.user_id == (annotator or access.user.id))
-        query = query.where(marker if status in ("annotated", "finished") else ~marker)
+        query = query.where(marker if status in ("annotated", "finished", "skipped") else ~marker)
     page = paginate(query, Document.id, document_json)
     if request.args.get("count") in ("1", "true"):
         # One COUNT over the filtered query, so progress bars need not page through a project.
@@ -103,24 +121,14 @@ def list_documents(project_id: int):
 
 
 @bp.post("")
+@operation(NEW_DOCUMENTS, answers={201: Either("items", items_of(DOCUMENT_SHAPE), DOCUMENT_SHAPE)})
 def add_documents(project_id: int):
     """Add one document ({text, meta}) or up to 1000 ({documents: [...]}), all or nothing (owners)."""
     project_access(project_id, owner=True)
     body = json_body()
     single = "documents" not in body
-    items = [body] if single else field(body, "documents", list)
-    if len(items) > MAX_BATCH:
-        raise invalid("documents", f"at most {MAX_BATCH} per request; use an import for more")
-    rows = []
-    for i, item in enumerate(items):
-        where = "" if single else f"documents[{i}]."
-        if not isinstance(item, dict):
-            raise invalid(where.rstrip(".") or "body", "must be an object")
-        meta = item.get("meta", {})
-        if not isinstance(meta, dict):
-            raise invalid(f"{where}meta", "must be an object")
-        rows.append(Document(project_id=project_id, text=check_text(item.get("text"), f"{where}text"),
-                             meta=meta))
+    items = [body] if single else body["documents"]
+    rows = [Document(project_id=project_id, text=item["text"], meta=item["meta"]) for item in items]
     db.session.add_all(rows)
     db.session.commit()
     if single:
@@ -129,6 +137,7 @@ def add_documents(project_id: int):
 
 
 @bp.get("/<int:document_id>")
+@operation(answers={200: DOCUMENT_WITH_ANNOTATIONS})
 def get_document_with_annotations(project_id: int, document_id: int):
     """A document with the annotations the caller may see (own by default; annotator=ID)."""
     access = project_access(project_id)
@@ -136,11 +145,13 @@ def get_document_with_annotations(project_id: int, document_id: int):
     annotations = document_annotations(access, document_id)
     finished = db.session.scalar(db.select(DocumentCompletion.id).where(
         DocumentCompletion.document_id == document_id, DocumentCompletion.user_id == access.user.id))
-    return jsonify({**document_json(document), "finished": finished is not None,
+    is_skipped = db.session.scalar(db.select(skipped(project_id, access.user.id)).where(Document.id == document_id))
+    return jsonify({**document_json(document), "finished": finished is not None, "skipped": bool(is_skipped),
                     "annotations": [serialize.annotation(a) for a in annotations]})
 
 
 @bp.delete("/<int:document_id>")
+@operation(answers={204: None})
 def delete_document(project_id: int, document_id: int):
     """Delete a document and its annotations (owners)."""
     project_access(project_id, owner=True)
@@ -150,19 +161,23 @@ def delete_document(project_id: int, document_id: int):
 
 
 @bp.put("/<int:document_id>/finished")
+@operation(answers={204: None})
 def finish_document(project_id: int, document_id: int):
-    """Mark the document finished for the caller."""
+    """Mark the document finished for the caller; marking it again changes nothing."""
     access = project_access(project_id)
     get_document(project_id, document_id)
     done = db.session.scalar(db.select(DocumentCompletion).where(
         DocumentCompletion.document_id == document_id, DocumentCompletion.user_id == access.user.id))
     if done is None:
         db.session.add(DocumentCompletion(document_id=document_id, user_id=access.user.id))
-        db.session.commit()
+        # A concurrent request (a double click) may have marked it since the check above:
+        # its mark is the one wanted, so losing that race is success too.
+        commit_unless_duplicate()
     return "", 204
 
 
 @bp.delete("/<int:document_id>/finished")
+@operation(answers={204: None})
 def unfinish_document(project_id: int, document_id: int):
     """Take back the caller's finished mark."""
     access = project_access(project_id)
@@ -170,4 +185,25 @@ def unfinish_document(project_id: int, document_id: int):
     db.session.execute(db.delete(DocumentCompletion).where(
         DocumentCompletion.document_id == document_id, DocumentCompletion.user_id == access.user.id))
     db.session.commit()
+    return "", 204
+
+
+@bp.put("/<int:document_id>/skipped")
+@operation(answers={204: None})
+def skip_document(project_id: int, document_id: int):
+    """Skip the document for the caller: out of their queue, not finished, until the next
+    retraining (docs/api.md); skipping it again renews the skip."""
+    access = project_access(project_id)
+    get_document(project_id, document_id)
+    skip(access.project, access.user.id, document_id)
+    return "", 204
+
+
+@bp.delete("/<int:document_id>/skipped")
+@operation(answers={204: None})
+def unskip_document(project_id: int, document_id: int):
+    """Take back the caller's skip: the document returns to their queue."""
+    access = project_access(project_id)
+    get_document(project_id, document_id)
+    unskip(access.user.id, document_id)
     return "", 204

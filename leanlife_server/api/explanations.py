@@ -14,9 +14,11 @@ from sqlalchemy import exists, func
 
 from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.documents import get_document
-from leanlife_server.api.payload import field, json_body
+from leanlife_server.api.payload import json_body
+from leanlife_server.api.shapes import Body, Field, operation
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Document, Label, Project
+from leanlife_server.db.staging import published
 from leanlife_server.errors import ApiError, invalid
 from leanlife_server.plugin_api import (
     DOCUMENT,
@@ -31,6 +33,19 @@ bp = Blueprint("explanations_api", __name__, url_prefix="/api/v1/projects/<int:p
 
 MAX_TEXT = 2000
 EXAMPLES = 5
+_ENTITY = "Relations: the id of an entity span annotation on the document."
+PARSE_REQUEST = Body({
+    "text": Field(str, required=True, pattern=r"\S", max_length=MAX_TEXT,
+                  hint=f"must be a non-empty string of at most {MAX_TEXT} characters"),
+    # Any integer: one no id column holds names no document (404, like a path id).
+    "document_id": Field(int, required=True),
+    "label": Field(str, required=True, description="A relation or document label of the project."),
+    "subject": Field(int, description=_ENTITY),
+    "object": Field(int, description=_ENTITY),
+})
+# What the model's explanation parser answers (plugin_api: explanation_parser).
+PARSE_RESULT = Body({}, open=True, description="The model's parse: the readable logical form, "
+                                               "whether it holds, and its matches.")
 
 
 def _parser(project: Project) -> Callable[..., dict[str, Any]]:
@@ -65,7 +80,8 @@ def _unlabeled_loader(access: ProjectAccess) -> Callable[[], list[Example]]:
         labeled = exists().where(Annotation.document_id == Document.id,
                                  Annotation.kind.in_((RELATION, DOCUMENT)))
         rows = db.session.execute(db.select(Document.id, Document.text)
-                                  .where(Document.project_id == access.project.id, ~labeled)
+                                  .where(Document.project_id == access.project.id,
+                                         published(Document.import_id), ~labeled)
                                   .order_by(Document.id)).all()
         spans: dict[int, list[AnnotationData]] = {}
         for start in range(0, len(rows), 900):  # keeps IN lists within every backend's limit
@@ -74,18 +90,29 @@ def _unlabeled_loader(access: ProjectAccess) -> Callable[[], list[Example]]:
     return load
 
 
-def _corpus_key(project_id: int) -> tuple:
-    """Changes whenever documents or annotations of the project change."""
+def _visibility(access: ProjectAccess) -> tuple:
+    """Whose spans the caller's corpus holds (see ``_spans_by_document``): everybody's, or
+    the caller's own plus imported ones."""
+    return ("all",) if access.sees_all_annotators else ("user", access.user.id)
+
+
+def _corpus_key(access: ProjectAccess) -> tuple:
+    """Changes whenever documents or annotations of the project change, and differs between
+    callers who see different annotators' spans, so that the parser's corpus cache never
+    serves one caller matches built from spans only another may see."""
+    project_id = access.project.id
     documents = db.session.execute(db.select(func.count(Document.id), func.max(Document.id))
-                                   .where(Document.project_id == project_id)).one()
+                                   .where(Document.project_id == project_id,
+                                          published(Document.import_id))).one()
     annotations = db.session.execute(db.select(func.count(Annotation.id), func.max(Annotation.id),
                                                func.max(Annotation.updated_at))
-                                     .where(Annotation.project_id == project_id)).one()
-    return (project_id, *documents, *annotations)
+                                     .where(Annotation.project_id == project_id,
+                                            published(Annotation.import_id))).one()
+    return (project_id, _visibility(access), *documents, *annotations)
 
 
 def _explained(body: dict, access: ProjectAccess, example: Example) -> AnnotationData:
-    label_name = field(body, "label", str)
+    label_name = body["label"]
     kind = db.session.scalar(db.select(Label.kind).where(Label.project_id == access.project.id,
                                                          Label.name == label_name))
     if kind not in (RELATION, DOCUMENT):
@@ -95,7 +122,9 @@ def _explained(body: dict, access: ProjectAccess, example: Example) -> Annotatio
     entity_ids = {a.id for a in example.annotations}
     ids = {}
     for key in ("subject", "object"):
-        ids[key] = field(body, key, int)
+        if body.get(key) is None:
+            raise invalid(key, "is required for a relation label")
+        ids[key] = body[key]
         if ids[key] not in entity_ids:
             raise invalid(key, f"annotation {ids[key]} is not an entity span of this document")
     if ids["subject"] == ids["object"]:
@@ -104,20 +133,19 @@ def _explained(body: dict, access: ProjectAccess, example: Example) -> Annotatio
 
 
 @bp.post("/parse")
+@operation(PARSE_REQUEST, answers={200: PARSE_RESULT})
 def parse_explanation(project_id: int):
     """Parse ``text`` explaining ``label`` on ``document_id`` (and ``subject``/``object`` for a
     relation): the readable logical form, whether it holds there, and its matches among the
     project's unlabeled documents."""
     access = project_access(project_id)
     body = json_body()
-    text = field(body, "text", str).strip()
-    if not text or len(text) > MAX_TEXT:
-        raise invalid("text", f"must be a non-empty string of at most {MAX_TEXT} characters")
-    document = get_document(project_id, field(body, "document_id", int))
+    text = body["text"].strip()
+    document = get_document(project_id, body["document_id"])
     spans = _spans_by_document([document.id], access).get(document.id, [])
     example = Example(document.id, document.text, tuple(spans))
     annotation = _explained(body, access, example)
     parser = _parser(access.project)
-    result = parser(text, example, annotation, _corpus_key(project_id),
+    result = parser(text, example, annotation, _corpus_key(access),
                     _unlabeled_loader(access), EXAMPLES)
     return jsonify(result)

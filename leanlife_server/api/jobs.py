@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from leanlife_server.api.access import project_access
+from leanlife_server.api.serialize import JOB
+from leanlife_server.api.shapes import operation
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Job
 from leanlife_server.jobs import job_json, reap
@@ -13,6 +15,7 @@ bp = Blueprint("jobs_api", __name__, url_prefix="/api/v1/projects/<int:project_i
 
 
 @bp.get("/<int:job_id>")
+@operation(answers={200: JOB})
 def get_job(project_id: int, job_id: int):
     """One job of the project."""
     project_access(project_id)

@@ -7,9 +7,12 @@ from flask import Blueprint, jsonify
 from leanlife_server import realtime
 from leanlife_server.api import serialize
 from leanlife_server.api.access import project_access
-from leanlife_server.api.payload import field, json_body
+from leanlife_server.api.payload import json_body
+from leanlife_server.api.serialize import MEMBER
+from leanlife_server.api.shapes import Body, Field, always, items_of, operation
 from leanlife_server.db import db
-from leanlife_server.db.models import OWNER, ROLES, Membership, User
+from leanlife_server.db.locks import lock_row
+from leanlife_server.db.models import OWNER, ROLES, Membership, Project, User
 from leanlife_server.errors import ApiError, invalid, not_found
 
 bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -17,14 +20,20 @@ bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:projec
 # Per-member preferences, with their type and default.
 MEMBER_SETTINGS = {
     "show_recommendations": (bool, True),
-    "min_recommendation_confidence": ((int, float), 0.0),
+    "min_recommendation_confidence": (float, 0.0),
     "show_others_annotations": (bool, False),
 }
+MEMBER_SETTINGS_CHANGES = Body({name: Field(kind) for name, (kind, _) in MEMBER_SETTINGS.items()})
+MEMBER_SETTINGS_SHAPE = Body({name: always(kind) for name, (kind, _) in MEMBER_SETTINGS.items()})
+NEW_MEMBER = Body({"username": Field(str, required=True), "role": Field(str, required=True, choices=ROLES)})
+ROLE_CHANGE = Body({"role": Field(str, required=True, choices=ROLES)})
 
 
 def _membership(project_id: int, user_id: int) -> Membership:
+    # populate_existing: the caller's own row may be loaded already, from before the lock.
     row = db.session.scalar(db.select(Membership).where(Membership.project_id == project_id,
-                                                        Membership.user_id == user_id))
+                                                        Membership.user_id == user_id)
+                            .execution_options(populate_existing=True))
     if row is None:
         raise not_found(f"member {user_id}")
     return row
@@ -36,6 +45,7 @@ def _owner_count(project_id: int) -> int:
 
 
 @bp.get("/members")
+@operation(answers={200: items_of(MEMBER)})
 def list_members(project_id: int):
     """The project's members and roles."""
     project_access(project_id)
@@ -45,12 +55,12 @@ def list_members(project_id: int):
 
 
 @bp.post("/members")
+@operation(NEW_MEMBER, answers={201: MEMBER})
 def add_member(project_id: int):
     """Add a user by username with a role (owners)."""
     project_access(project_id, owner=True)
     body = json_body()
-    username = field(body, "username", str)
-    role = field(body, "role", str, choices=ROLES)
+    username, role = body["username"], body["role"]
     user = db.session.scalar(db.select(User).where(User.username == username))
     if user is None:
         raise invalid("username", f"no user named {username!r}")
@@ -70,11 +80,13 @@ def _keep_an_owner(row: Membership) -> None:
 
 
 @bp.patch("/members/<int:user_id>")
+@operation(ROLE_CHANGE, answers={200: MEMBER})
 def update_member(project_id: int, user_id: int):
     """Change a member's role (owners)."""
+    lock_row(Project, project_id)  # owners changing each other at once keep one owner
     project_access(project_id, owner=True)
     row = _membership(project_id, user_id)
-    role = field(json_body(), "role", str, choices=ROLES)
+    role = json_body()["role"]
     if role != OWNER:
         _keep_an_owner(row)
     row.role = role
@@ -83,8 +95,10 @@ def update_member(project_id: int, user_id: int):
 
 
 @bp.delete("/members/<int:user_id>")
+@operation(answers={204: None})
 def remove_member(project_id: int, user_id: int):
     """Remove a member (owners); their annotations stay."""
+    lock_row(Project, project_id)  # owners changing each other at once keep one owner
     project_access(project_id, owner=True)
     row = _membership(project_id, user_id)
     _keep_an_owner(row)
@@ -100,24 +114,20 @@ def _effective_settings(row: Membership | None) -> dict:
 
 
 @bp.get("/me/settings")
+@operation(answers={200: MEMBER_SETTINGS_SHAPE})
 def get_my_settings(project_id: int):
     """The caller's own settings in this project."""
     return jsonify(_effective_settings(project_access(project_id).membership))
 
 
 @bp.patch("/me/settings")
+@operation(MEMBER_SETTINGS_CHANGES, answers={200: MEMBER_SETTINGS_SHAPE})
 def update_my_settings(project_id: int):
     """Change the caller's own settings in this project."""
     access = project_access(project_id)
     if access.membership is None:
         raise ApiError(403, "forbidden", "only members have settings in a project")
-    body = json_body()
-    unknown = sorted(set(body) - set(MEMBER_SETTINGS))
-    if unknown:
-        raise invalid(unknown[0], f"unknown setting (known: {sorted(MEMBER_SETTINGS)})")
-    settings = dict(access.membership.settings)
-    for name in body:
-        settings[name] = field(body, name, MEMBER_SETTINGS[name][0])
+    settings = {**access.membership.settings, **json_body()}
     access.membership.settings = settings
     db.session.commit()
     return jsonify(_effective_settings(access.membership))

@@ -6,13 +6,24 @@ from flask import Blueprint, current_app, jsonify
 
 from leanlife_server import __version__
 from leanlife_server.api.openapi import build_openapi
+from leanlife_server.api.shapes import Body, Field, always, operation
 from leanlife_server.auth import require_user
 from leanlife_server.db import db
+from leanlife_server.web import task_view_urls
 
 bp = Blueprint("meta_api", __name__, url_prefix="/api/v1")
 
 
+TASK = Body({"name": always(str), "title": always(str), "label_kinds": always(list, items=Field(str)),
+             "explanation_kinds": always(list, items=Field(str)), "ui_component": always(str),
+             "view_url": Field(str, required=True, nullable=True)})
+REGISTRATION = Body({"kind": always(str), "name": always(str), "plugin": always(str),
+                     "version": Field(str, required=True, nullable=True), "description": always(str)})
+PLUGINS = Body({"registrations": always(list, items=Field(REGISTRATION)), "tasks": always(list, items=Field(TASK))})
+
+
 @bp.get("/health")
+@operation(answers={200: Body({"status": always(str), "version": always(str)})})
 def health():
     """Liveness and database reachability."""
     db.session.execute(db.text("SELECT 1"))
@@ -20,17 +31,21 @@ def health():
 
 
 @bp.get("/plugins")
+@operation(answers={200: PLUGINS})
 def list_plugins():
     """Registered tasks, models, formats and query strategies."""
     require_user()
     plugins = current_app.extensions["leanlife"]
+    views = task_view_urls(plugins)
     tasks = [{"name": t.name, "title": t.title, "label_kinds": list(t.label_kinds),
-              "explanation_kinds": list(t.explanation_kinds), "ui_component": t.ui_component}
+              "explanation_kinds": list(t.explanation_kinds), "ui_component": t.ui_component,
+              "view_url": views[t.name]}
              for t in plugins.tasks]
     return jsonify({"registrations": plugins.describe(), "tasks": tasks})
 
 
 @bp.get("/openapi.json")
+@operation(answers={200: Body({"openapi": always(str)}, open=True, description="OpenAPI 3.1")})
 def openapi():
     """This document."""
     return jsonify(build_openapi(current_app))

@@ -5,20 +5,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, send_file
 
 from leanlife_server import extract
 from leanlife_server.api.access import project_access
-from leanlife_server.api.payload import field, json_body
-from leanlife_server.api.projects import DEVICE_PATTERN
+from leanlife_server.api.documents import get_document
+from leanlife_server.api.payload import json_body
+from leanlife_server.api.projects import DEVICE
+from leanlife_server.api.serialize import JOB, MODEL_VERSION, PREDICTION
+from leanlife_server.api.shapes import (Answer, Body, Either, Field, always, items_of, maybe_null,
+                                        operation, row_id)
 from leanlife_server.db import db
 from leanlife_server.db.lookup import get_in_project
-from leanlife_server.db.models import Job, ModelVersion, Recommendation
+from leanlife_server.db.models import Job, ModelVersion, Project, Recommendation
 from leanlife_server.errors import ApiError, invalid, not_found
 from leanlife_server.jobs import ACTIVE_STATES, TrainingUnavailable, create_job, job_json, reap, runner, submit
 from leanlife_server.jobs import batch_predict, retrain
-from leanlife_server.jobs.model_store import activate, active_version, loaded_models, version_json
+from leanlife_server.jobs.model_store import (
+    activate,
+    active_version,
+    installed_model,
+    loaded_models,
+    version_json,
+)
 from leanlife_server.jobs.policy import TrainingQueued, request_training
+from leanlife_server.jobs.recommenders import active_versions, heldout_score, is_cheap, recommenders
 from leanlife_server.jobs.predictions import prediction_json
 
 bp = Blueprint("models_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/model")
@@ -26,16 +37,31 @@ bp = Blueprint("models_api", __name__, url_prefix="/api/v1/projects/<int:project
 MAX_ONLINE_TEXTS = 64
 MAX_BATCH_ITEMS = 100_000
 
-
-def _optional_body() -> dict:
-    return json_body() if request.content_length else {}
-
-
-def _device(body: dict) -> str | None:
-    device = field(body, "device", str, None)
-    if device is not None and not DEVICE_PATTERN.match(device):
-        raise invalid("device", "must be 'cpu', 'cuda' or 'cuda:N'")
-    return device
+TRAIN_REQUEST = Body({"device": DEVICE}, description="Optional; device: this run only.")
+_ONLINE_HINT = f"send 1 to {MAX_ONLINE_TEXTS} non-empty strings; use POST .../model/predictions for more"
+ONLINE_REQUEST = Either("texts", Body({
+    "texts": Field(list, required=True, min_length=1, max_length=MAX_ONLINE_TEXTS, hint=_ONLINE_HINT,
+                   items=Field(str, min_length=1, hint="must be a non-empty string")),
+}), Body({"text": Field(str, required=True, min_length=1, hint="must be a non-empty string")}))
+_BATCH_HINT = f"send 1 to {MAX_BATCH_ITEMS} items"
+BATCH_REQUEST = Either("texts", Body({
+    "texts": Field(list, required=True, min_length=1, max_length=MAX_BATCH_ITEMS, hint=_BATCH_HINT,
+                   items=Field(str)),
+    "device": DEVICE,
+}), Body({
+    "document_ids": Field(list, required=True, min_length=1, max_length=MAX_BATCH_ITEMS, hint=_BATCH_HINT,
+                          items=row_id()),
+    "device": DEVICE,
+}), description="texts, or the ids of the project's documents.")
+RECOMMENDER = Body({"model": always(str), "cheap": always(bool), "installed": always(bool),
+                    "active_version_id": maybe_null(int), "heldout_precision": maybe_null(float),
+                    "serving": always(bool)})
+MODEL_STATUS = Body({"model": maybe_null(str), "training_available": always(bool),
+                     "active_version": maybe_null(MODEL_VERSION), "jobs": always(list, items=Field(JOB)),
+                     "recommenders": always(list, items=Field(RECOMMENDER))})
+ONLINE_PREDICTIONS = Body({"model_version_id": always(int), "predictions": always(list, items=Field(PREDICTION))})
+RECOMMENDATIONS = Body({"model_version_id": maybe_null(int), "model": maybe_null(str),
+                        "items": always(list, items=Field(dict))})
 
 
 def _unavailable(exc: TrainingUnavailable) -> ApiError:
@@ -47,8 +73,10 @@ def _version(project_id: int, version_id: int) -> ModelVersion:
 
 
 @bp.get("")
+@operation(answers={200: MODEL_STATUS})
 def model_status(project_id: int):
-    """The model, whether training is available, the active version and current training jobs."""
+    """The model, whether training is available, the serving version (``active_version``),
+    current training jobs, and each recommender with its active version's held-out precision."""
     project = project_access(project_id).project
     reap(project_id)
     jobs = db.session.scalars(db.select(Job).where(
@@ -57,16 +85,34 @@ def model_status(project_id: int):
     version = active_version(project_id)
     return jsonify({"model": project.model, "training_available": runner().available(),
                     "active_version": version_json(version) if version else None,
-                    "jobs": [job_json(j) for j in jobs]})
+                    "jobs": [job_json(j) for j in jobs],
+                    "recommenders": _recommenders_status(project, version)})
+
+
+def _recommenders_status(project: Project, serving: ModelVersion | None) -> list[dict]:
+    active = {v.model: v for v in active_versions(project.id)}
+    models = current_app.extensions["leanlife"].models
+    out = []
+    for name in recommenders(project):
+        version = active.get(name)
+        out.append({"model": name, "cheap": is_cheap(name), "installed": models.get(name) is not None,
+                    "active_version_id": version.id if version else None,
+                    "heldout_precision": heldout_score(version) if version else None,
+                    "serving": serving is not None and version is not None and serving.id == version.id})
+    return out
 
 
 @bp.post("/train")
+@operation(TRAIN_REQUEST, body_optional=True, answers={202: JOB})
 def train(project_id: int):
     """Train now (owners): 202 with the job; 429 when a retraining job is already queued."""
     access = project_access(project_id, owner=True)
-    device = _device(_optional_body())
-    if not access.project.model:
+    device = json_body().get("device")
+    names = recommenders(access.project)
+    if not names:
         raise invalid("model", "the project has no model; choose one with PATCH .../settings")
+    for name in names:
+        installed_model(name)
     try:
         job = request_training(access.project, access.user.id, device)
     except TrainingQueued as exc:
@@ -78,6 +124,7 @@ def train(project_id: int):
 
 
 @bp.get("/versions")
+@operation(answers={200: items_of(MODEL_VERSION)})
 def list_versions(project_id: int):
     """Versions, newest first, with their metrics and data counts."""
     project_access(project_id)
@@ -87,6 +134,7 @@ def list_versions(project_id: int):
 
 
 @bp.get("/versions/<int:version_id>")
+@operation(answers={200: MODEL_VERSION})
 def get_version(project_id: int, version_id: int):
     """One version."""
     project_access(project_id)
@@ -94,6 +142,7 @@ def get_version(project_id: int, version_id: int):
 
 
 @bp.post("/versions/<int:version_id>/activate")
+@operation(answers={200: MODEL_VERSION})
 def activate_version(project_id: int, version_id: int):
     """Make a version the active one, e.g. roll back to an earlier one (owners)."""
     project_access(project_id, owner=True)
@@ -101,6 +150,7 @@ def activate_version(project_id: int, version_id: int):
 
 
 @bp.get("/versions/<int:version_id>/archive")
+@operation(answers={200: Answer("application/zip", "The version's archive.")})
 def download_archive(project_id: int, version_id: int):
     """The version as a .zip that ``leanlife_server.extract.load`` reads without the server."""
     project_access(project_id)
@@ -113,20 +163,19 @@ def download_archive(project_id: int, version_id: int):
 
 
 @bp.post("/predict")
+@operation(ONLINE_REQUEST, answers={200: ONLINE_PREDICTIONS})
 def predict_online(project_id: int):
     """Predict ``{"text": ...}`` or up to 64 ``{"texts": [...]}`` with the active model."""
     project_access(project_id)
     body = json_body()
-    texts = [field(body, "text", str)] if "texts" not in body else field(body, "texts", list)
-    if not texts or len(texts) > MAX_ONLINE_TEXTS or not all(isinstance(t, str) and t for t in texts):
-        raise invalid("texts", f"send 1 to {MAX_ONLINE_TEXTS} non-empty strings; use "
-                               f"POST .../model/predictions for more")
+    texts = body["texts"] if "texts" in body else [body["text"]]
     version, loaded = loaded_models().active(project_id)
     predictions = [prediction_json(p) for p in loaded.predict(texts)]
     return jsonify({"model_version_id": version.id, "predictions": predictions})
 
 
 @bp.post("/predictions")
+@operation(BATCH_REQUEST, answers={202: JOB})
 def predict_batch(project_id: int):
     """Start a batch prediction job over ``document_ids`` or ``texts``: 202 with the job."""
     access = project_access(project_id)
@@ -134,20 +183,10 @@ def predict_batch(project_id: int):
     version = active_version(project_id)
     if version is None:
         raise ApiError(409, "no_model", "this project has no trained model yet")
-    params: dict = {"model_version_id": version.id}
-    if "texts" in body:
-        params["texts"] = field(body, "texts", list)
-        if not all(isinstance(t, str) for t in params["texts"]):
-            raise invalid("texts", "must be a list of strings")
-    else:
-        params["document_ids"] = field(body, "document_ids", list)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in params["document_ids"]):
-            raise invalid("document_ids", "must be a list of document ids")
-    items = params.get("texts") or params.get("document_ids")
-    if not items or len(items) > MAX_BATCH_ITEMS:
-        raise invalid("texts" if "texts" in params else "document_ids",
-                      f"send 1 to {MAX_BATCH_ITEMS} items")
-    job = create_job(project_id, batch_predict.KIND, params, access.user.id, _device(body))
+    installed_model(version.model)
+    items = "texts" if "texts" in body else "document_ids"
+    params: dict = {"model_version_id": version.id, items: body[items]}
+    job = create_job(project_id, batch_predict.KIND, params, access.user.id, body.get("device"))
     db.session.commit()
     try:
         submit(job, batch_predict.TARGET)
@@ -157,6 +196,7 @@ def predict_batch(project_id: int):
 
 
 @bp.get("/predictions/<int:job_id>")
+@operation(answers={200: Answer("application/x-ndjson", "One prediction per line.")})
 def download_predictions(project_id: int, job_id: int):
     """A finished batch prediction job's results as JSON lines."""
     project_access(project_id)
@@ -171,13 +211,16 @@ def download_predictions(project_id: int, job_id: int):
 
 
 @bp.get("/recommendations/<int:document_id>")
+@operation(answers={200: RECOMMENDATIONS})
 def document_recommendations(project_id: int, document_id: int):
-    """The active version's recommendations for one document, with confidences."""
+    """The serving version's recommendations for one document, with confidences, and the
+    model that made them."""
     project_access(project_id)
+    get_document(project_id, document_id)
     version = active_version(project_id)
     if version is None:
-        return jsonify({"model_version_id": None, "items": []})
+        return jsonify({"model_version_id": None, "model": None, "items": []})
     rows = db.session.scalars(db.select(Recommendation).where(
         Recommendation.model_version_id == version.id, Recommendation.document_id == document_id)
         .order_by(Recommendation.id))
-    return jsonify({"model_version_id": version.id, "items": [r.payload for r in rows]})
+    return jsonify({"model_version_id": version.id, "model": version.model, "items": [r.payload for r in rows]})

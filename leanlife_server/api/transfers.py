@@ -12,17 +12,47 @@ from werkzeug.utils import secure_filename
 
 from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.jobs import job_json
-from leanlife_server.api.payload import field, json_body
+from leanlife_server.api.payload import form_fields, json_body
+from leanlife_server.api.serialize import JOB
+from leanlife_server.api.shapes import Answer, Body, Field, operation, row_id
 from leanlife_server.db import db
-from leanlife_server.db.models import Job
+from leanlife_server.db.models import Job, utcnow
 from leanlife_server.errors import ApiError, invalid, not_found
 from leanlife_server.formats.detect import format_for
-from leanlife_server.formats.jobs import DERIVE, EXPORT, IMPORT, transfer_dir
+from leanlife_server.formats.encoding import text_encoding
+from leanlife_server.formats.jobs import (
+    DERIVE,
+    EXPORT,
+    IMPORT,
+    UPLOAD_PREFIX,
+    export_lane,
+    import_lane,
+    remove_orphan_uploads,
+    transfer_dir,
+)
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
-from leanlife_server.jobs import FINISHED, create_job, submit
+from leanlife_server.jobs import FAILED, FINISHED, QUEUED, TrainingUnavailable, create_job, submit
 from leanlife_server.plugin_api import FormatError
 
 bp = Blueprint("transfers_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
+
+FILTERS = {
+    "annotator": row_id(nullable=True, description="Only this user's annotations (absent: everyone's "
+                                                   "where the caller may see them, else the caller's)."),
+    "finished_only": Field(bool, default=False),
+    "include_recommendations": Field(bool, default=True),
+}
+EXPORT_REQUEST = Body({"format": Field(str, required=True, description="An exporter for the project's task."),
+                       **FILTERS})
+DERIVE_REQUEST = Body({"name": Field(str, required=True, pattern=r"\S", hint="must not be empty",
+                                     description="The new project's name."), **FILTERS})
+# Every field is text but the file; the handler checks each.
+IMPORT_FORM = Body({
+    "file": Field(str, required=True, media="application/octet-stream"),
+    "format": Field(str, description="An importer for the project's task; absent: guessed."),
+    "duplicates": Field(str, choices=DUPLICATE_POLICIES, default=KEEP),
+    "encoding": Field(str, description="The file's text encoding; absent: utf-8."),
+})
 
 
 def _checked_format(access: ProjectAccess, name: str, direction: str):
@@ -33,17 +63,26 @@ def _checked_format(access: ProjectAccess, name: str, direction: str):
 
 
 def _started(access: ProjectAccess, kind: str, params: dict, target: str):
+    """Start a job that reads the project (an export, a derived project); it waits in the
+    lane of the project's size."""
+    lane = export_lane(access.project.id)
     job = create_job(access.project.id, kind, params, user_id=access.user.id)
     db.session.commit()
-    submit(job, target)
+    try:
+        submit(job, target, lane)
+    except TrainingUnavailable as exc:
+        raise ApiError(503, "jobs_unavailable", str(exc)) from None
     return jsonify(job_json(job)), 202
 
 
 @bp.post("/imports")
+@operation(form=IMPORT_FORM, answers={202: JOB})
 def start_import(project_id: int):
-    """Upload a file (multipart field ``file``; optional ``format``, guessed otherwise, and
-    ``duplicates``: keep, skip or fail) and import it in the background (owners)."""
+    """Upload a file (multipart field ``file``; optional ``format``, guessed otherwise,
+    ``duplicates``: keep, skip or fail, and ``encoding``: utf-8 by default) and import it in
+    the background (owners)."""
     access = project_access(project_id, owner=True)
+    form_fields()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise invalid("file", "send the file as multipart/form-data field 'file'")
@@ -53,37 +92,64 @@ def start_import(project_id: int):
     duplicates = request.form.get("duplicates", KEEP)
     if duplicates not in DUPLICATE_POLICIES:
         raise invalid("duplicates", f"must be one of {list(DUPLICATE_POLICIES)}")
+    encoding = request.form.get("encoding") or None
+    try:
+        text_encoding(encoding)
+    except FormatError as exc:
+        raise invalid("encoding", exc.message) from None
     filename = secure_filename(upload.filename) or "upload"
-    path = transfer_dir() / f"import-{uuid.uuid4().hex}-{filename}"
-    upload.save(path)  # streamed to disk in chunks
-    return _started(access, IMPORT, {"path": str(path), "filename": filename, "format": format_name,
-                                     "duplicates": duplicates}, "leanlife_server.formats.jobs:run_import")
+    path = transfer_dir() / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}-{filename}"
+    job = create_job(access.project.id, IMPORT, {
+        "path": str(path), "filename": filename, "format": format_name, "duplicates": duplicates,
+        "encoding": encoding}, user_id=access.user.id)
+    db.session.commit()  # before the file exists, so that remove_orphan_uploads keeps it
+    remove_orphan_uploads()
+    _save_and_submit(job, upload, path)
+    return jsonify(job_json(job)), 202
+
+
+def _save_and_submit(job: Job, upload, path: Path) -> None:
+    """Save the upload and start its import; if either fails, the file goes and the job fails."""
+    try:
+        upload.save(path)  # streamed to disk in chunks
+        # fails the job if the queue is down
+        submit(job, "leanlife_server.formats.jobs:run_import", import_lane(path))
+    except BaseException as exc:
+        path.unlink(missing_ok=True)  # no import will read it
+        if job.state == QUEUED:  # the upload broke off before the job was submitted
+            job.state, job.error, job.finished_at = FAILED, f"the upload failed: {exc}", utcnow()
+            db.session.commit()
+        if isinstance(exc, TrainingUnavailable):
+            raise ApiError(503, "jobs_unavailable", str(exc)) from None
+        raise
 
 
 def _export_filters(access: ProjectAccess, body: dict) -> dict:
-    annotator = field(body, "annotator", int, None)
+    annotator = body.get("annotator")
     if annotator is None and not access.sees_all_annotators:
         annotator = access.user.id
     if annotator is not None and not access.can_read_user(annotator):
         raise ApiError(403, "forbidden", "annotators export only their own annotations in this "
                                          "project", {"field": "annotator"})
-    return {"annotator": annotator, "finished_only": field(body, "finished_only", bool, False),
-            "include_recommendations": field(body, "include_recommendations", bool, True)}
+    return {"annotator": annotator, "finished_only": body["finished_only"],
+            "include_recommendations": body["include_recommendations"]}
 
 
 @bp.post("/exports")
+@operation(EXPORT_REQUEST, answers={202: JOB})
 def start_export(project_id: int):
     """Export in the background: ``format``, and filters ``annotator`` (a user id),
     ``finished_only``, ``include_recommendations``. Download the file when the job finished."""
     access = project_access(project_id)
     body = json_body()
-    format_name = field(body, "format", str)
+    format_name = body["format"]
     _checked_format(access, format_name, "exporter")
     return _started(access, EXPORT, {"format": format_name, "filters": _export_filters(access, body)},
                     "leanlife_server.formats.jobs:run_export")
 
 
 @bp.get("/exports/<int:job_id>/file")
+@operation(answers={200: Answer("application/octet-stream", "The exported file, in the format's media type.")})
 def download_export(project_id: int, job_id: int):
     """The file of a finished export job, streamed."""
     access = project_access(project_id)
@@ -104,6 +170,7 @@ def download_export(project_id: int, job_id: int):
 
 
 @bp.post("/relation-project")
+@operation(DERIVE_REQUEST, answers={202: JOB})
 def derive_relation_project(project_id: int):
     """Make a relation extraction project (``name``) from this NER project's documents and
     entities, in the background (owners). The job's result names the new project."""
@@ -112,8 +179,6 @@ def derive_relation_project(project_id: int):
         raise invalid("project", f"project {project_id} is a {access.project.task!r} project; "
                                  f"relation projects are made from 'ner' projects")
     body = json_body()
-    name = field(body, "name", str).strip()
-    if not name:
-        raise invalid("name", "must not be empty")
+    name = body["name"].strip()
     return _started(access, DERIVE, {"name": name, "filters": _export_filters(access, body)},
                     "leanlife_server.formats.jobs:run_derive")

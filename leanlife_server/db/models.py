@@ -17,8 +17,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.sql import true
 
+from leanlife_server.active.letters import has_letter
+from leanlife_server.credentials import username_key
 from leanlife_server.db import db
 
 OWNER, ANNOTATOR = "owner", "annotator"
@@ -31,6 +34,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _text_has_letters(context: Any) -> bool:
+    return has_letter(context.get_current_parameters()["text"])
+
+
 def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
@@ -39,9 +46,29 @@ class User(db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
+    # The case-folded NFKC username (credentials.username_key): unique, and what logins look up.
+    # Text: case folding may lengthen a name. Kept in step with ``username`` by _set_key.
+    username_key: Mapped[str] = mapped_column(Text, unique=True, index=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_at: Mapped[datetime] = _created()
+
+    @validates("username")
+    def _set_key(self, _attribute: str, value: str) -> str:
+        self.username_key = username_key(value)
+        return value
+
+
+class UserSession(db.Model):
+    """A browser's login. The signed cookie carries a random id whose SHA-256 is stored here:
+    deleting the row (logout, log out everywhere, password change) ends the session at once."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class ApiToken(db.Model):
@@ -68,6 +95,8 @@ class Project(db.Model):
     # Whether annotators may read each other's annotations.
     annotators_see_others: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     model: Mapped[Optional[str]] = mapped_column(String(100))
+    # The models whose suggestions compete (jobs/recommenders.py); null: the default list.
+    recommenders: Mapped[Optional[list[str]]] = mapped_column(JSON)
     model_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     retrain_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     query_strategy: Mapped[Optional[str]] = mapped_column(String(100))
@@ -105,6 +134,25 @@ class Document(db.Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    # The import that wrote the row; hidden while that import is unfinished (db/staging.py).
+    import_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    # Whether the text has a letter (active/letters.py): documents without one (numbers,
+    # table rows) go to the end of every queue. Set from ``text`` on insert.
+    has_letters: Mapped[bool] = mapped_column(Boolean, default=_text_has_letters, server_default=true(),
+                                              nullable=False)
+
+
+class DocumentSkip(db.Model):
+    """An annotator skipped a document: out of their queue, not finished, until a version of
+    a learned model trained after ``created_at`` is active (active/skips.py)."""
+
+    __tablename__ = "document_skips"
+    __table_args__ = (UniqueConstraint("document_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = _created()
 
 
@@ -144,6 +192,7 @@ class Annotation(db.Model):
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow, nullable=False)
+    import_id: Mapped[Optional[int]] = mapped_column(Integer)  # as Document.import_id
     label: Mapped[Label] = relationship()
     explanations: Mapped[list["Explanation"]] = relationship(
         back_populates="annotation", cascade="all, delete-orphan", order_by="Explanation.id")
@@ -170,6 +219,25 @@ class TriggerSpan(db.Model):
     explanation_id: Mapped[int] = mapped_column(ForeignKey("explanations.id", ondelete="CASCADE"), index=True)
     start: Mapped[int] = mapped_column(Integer, nullable=False)
     end: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ImportStaging(db.Model):
+    """An import still writing its rows in chunks (or being removed after it failed): rows
+    whose ``import_id`` is this id are hidden everywhere. Publishing deletes this row, so
+    it is the only row the final transaction writes. AUTOINCREMENT: a new import must never
+    get the id of a published one, or that import's rows would hide again."""
+
+    __tablename__ = "import_stagings"
+    __table_args__ = {"sqlite_autoincrement": True}
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[Optional[int]] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(20), default="writing", nullable=False)
+    # Labels the import created, removed with it if it fails (unless used meanwhile).
+    labels_created: Mapped[list[int]] = mapped_column(JSON, default=list, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    # Written with every chunk: an import that stopped writing long ago was killed.
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 
 class ModelVersion(db.Model):

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Project, User
+from leanlife_server.formats.encoding import text_encoding
 from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
@@ -68,18 +69,24 @@ class _Bar:
                                               "from the file when left out.")
 @click.option("--duplicates", type=click.Choice(DUPLICATE_POLICIES), default=KEEP, show_default=True,
               help="A document whose text the project (or the file) already has.")
+@click.option("--encoding", help="The file's text encoding, e.g. latin-1 or cp1252  "
+                                "[default: utf-8, with or without a BOM]")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
-              help="A format option, e.g. text_column=body or encoding=latin-1.")
+              help="A format option, e.g. text_column=body.")
 def import_command(project: str, file: Path, format_name: str | None, duplicates: str,
-                   options: tuple[str, ...]) -> None:
+                   encoding: str | None, options: tuple[str, ...]) -> None:
     """Import FILE (or a folder) into PROJECT (id or name): all of it, or nothing."""
+    try:
+        text_encoding(encoding)
+    except FormatError as exc:
+        raise click.BadParameter(exc.message, param_hint="--encoding") from None
     app = _ready_app()
     with app.app_context():
         target = _project(project)
         try:
             with click.progressbar(length=STEPS, label="validating", file=sys.stderr) as bar:
                 result = import_file(target, file, format_name, duplicates, _options(options),
-                                     progress=_Bar(bar))
+                                     progress=_Bar(bar), encoding=encoding)
         except FormatError as exc:
             raise click.ClickException(f"nothing was imported: {exc}") from exc
     click.echo(f"imported {result.documents} documents, {result.annotations} annotations, "

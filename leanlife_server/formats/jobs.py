@@ -1,7 +1,9 @@
 """Background job functions (``function(job_id)``, run by :mod:`leanlife_server.jobs`).
 
 A job's ``params`` say what to do; its ``result`` gets the counts (import), the file
-(export) or the new project (derive). Files live under ``<data_dir>/transfers``.
+(export) or the new project (derive). Files live under ``<data_dir>/transfers``; an import's
+upload is removed when the import ends, or, if its worker was killed or the job never ran,
+by the next upload (:func:`remove_orphan_uploads`).
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from pathlib import Path
 
 from flask import current_app
 
+import sqlalchemy as sa
+
 from leanlife_server.db import db
-from leanlife_server.db.models import Job, Project
+from leanlife_server.db.models import Document, Job, Project
 from leanlife_server.formats.derive import relation_project_from_ner
 from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
-from leanlife_server.jobs import set_progress
+from leanlife_server.jobs import ACTIVE_STATES, set_progress
+from leanlife_server.jobs.lanes import EXPORTS, IMPORTS, SMALL
 
 IMPORT, EXPORT, DERIVE = "import", "export", "derive_relations"
+UPLOAD_PREFIX = "import-"
 
 
 def transfer_dir() -> Path:
@@ -27,14 +33,41 @@ def transfer_dir() -> Path:
     return path
 
 
+def remove_orphan_uploads() -> int:
+    """Delete the uploads that no queued or running import will read (its worker was killed,
+    the job failed before it ran); returns how many. An upload is saved only after its job is
+    committed, and the files are listed before the jobs are read, so a fresh upload is kept."""
+    uploads = list(transfer_dir().glob(f"{UPLOAD_PREFIX}*"))
+    db.session.commit()  # read the jobs in a new transaction, after the listing
+    wanted = {Path(params.get("path", "")) for params in db.session.scalars(
+        sa.select(Job.params).where(Job.kind == IMPORT, Job.state.in_(ACTIVE_STATES)))}
+    orphans = [path for path in uploads if path not in wanted]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return len(orphans)
+
+
+def import_lane(upload: Path) -> str:
+    """The lane of an import: ``small`` up to ``LEANLIFE_SMALL_IMPORT_BYTES``, else ``imports``."""
+    limit = current_app.config["LEANLIFE"].small_import_bytes
+    return SMALL if upload.stat().st_size <= limit else IMPORTS
+
+
+def export_lane(project_id: int) -> str:
+    """The lane of an export or a derived project: ``small`` for projects of up to
+    ``LEANLIFE_SMALL_EXPORT_DOCUMENTS`` documents, else ``exports``. Counts no further than
+    that, so sizing a huge project costs no more than a small one."""
+    limit = current_app.config["LEANLIFE"].small_export_documents
+    first = sa.select(Document.id).where(Document.project_id == project_id).limit(limit + 1).subquery()
+    return SMALL if db.session.scalar(sa.select(sa.func.count()).select_from(first)) <= limit else EXPORTS
+
+
 def _reporter(job_id: int):
-    """Progress into the job row. SQLite allows one writer at a time, so while the import's
-    write transaction is open the row is left alone (it would wait for that transaction)."""
-    sqlite = db.engine.dialect.name == "sqlite"
+    """Progress into the job row (an import writes its chunks in short transactions, so the
+    row can be written between them, on SQLite too)."""
 
     def report(fraction: float, phase: str = "exporting") -> None:
-        if not (sqlite and phase == "writing"):
-            set_progress(job_id, fraction, phase=phase)
+        set_progress(job_id, fraction, phase=phase)
     return report
 
 
@@ -55,7 +88,8 @@ def run_import(job_id: int) -> None:
     path = Path(params["path"])
     try:
         result = import_file(project, path, params.get("format"), params.get("duplicates", "keep"),
-                             params.get("options"), params.get("filename"), _reporter(job_id))
+                             params.get("options"), params.get("filename"), _reporter(job_id),
+                             encoding=params.get("encoding"), job_id=job_id)
     finally:
         path.unlink(missing_ok=True)
     _finish(job_id, **result.as_dict())

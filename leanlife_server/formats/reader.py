@@ -20,6 +20,7 @@ from leanlife_server.db.models import (
     TriggerSpan,
     User,
 )
+from leanlife_server.db.staging import published
 from leanlife_server.plugin_api import (
     RELATION,
     DocumentRecord,
@@ -46,7 +47,8 @@ def count_documents(project_id: int, filters: ExportFilters) -> int:
 
 
 def _documents(project_id: int, filters: ExportFilters) -> sa.Select:
-    query = sa.select(Document.id, Document.text, Document.meta).where(Document.project_id == project_id)
+    query = sa.select(Document.id, Document.text, Document.meta).where(
+        Document.project_id == project_id, published(Document.import_id))
     if filters.finished_only:
         done = sa.exists().where(DocumentCompletion.document_id == Document.id)
         if filters.annotator is not None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, TextIO
 
+from leanlife_server.formats.encoding import DEFAULT_ENCODING, undecodable
 from leanlife_server.plugin_api import FormatContext, FormatError
 
 CHUNK_CHARS = 1 << 16
@@ -15,10 +16,11 @@ _DECODER = json.JSONDecoder()
 
 class FileSource:
     """An :class:`~leanlife_server.plugin_api.ImportSource` over a file or a folder. Memory
-    stays bounded: lines and JSON values are read one at a time."""
+    stays bounded: lines and JSON values are read one at a time. Bytes that are not text in
+    ``encoding`` raise a FormatError naming the file (inside a folder too) and the line."""
 
     def __init__(self, path: Path, context: FormatContext, name: str | None = None,
-                 encoding: str = "utf-8-sig"):
+                 encoding: str = DEFAULT_ENCODING):
         self.path = Path(path)
         self.name = name or self.path.name
         self.context = context
@@ -39,9 +41,19 @@ class FileSource:
 
     def open(self, path: Path | None = None) -> TextIO:
         """A text stream (newlines untranslated, as the csv module wants)."""
-        raw = open(path or self.path, "rb")
+        path = Path(path or self.path)
+        raw = open(path, "rb")
         self._open_files.append(raw)
-        return _TrackedText(io.TextIOWrapper(raw, encoding=self.encoding, newline=""), self, raw)
+        return _TrackedText(io.TextIOWrapper(raw, encoding=self.encoding, newline=""), self, raw, path)
+
+    def file_name(self, path: Path) -> str:
+        """How errors name ``path``: the source's name, or for a file in a folder its path there."""
+        if path == self.path:
+            return self.name
+        return f"{self.name}/{path.relative_to(self.path).as_posix()}"
+
+    def undecodable(self, path: Path) -> FormatError:
+        return undecodable(path, self.encoding, self.file_name(path))
 
     def _closed(self, raw: BinaryIO) -> None:
         if raw in self._open_files:
@@ -49,14 +61,9 @@ class FileSource:
             self._open_files.remove(raw)
 
     def lines(self, path: Path | None = None) -> Iterator[tuple[int, str]]:
-        number = 0
         with self.open(path) as stream:
-            try:
-                for number, line in enumerate(stream, 1):
-                    yield number, line.rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                raise FormatError(f"is not valid {self.encoding} text ({exc.reason}); pass the "
-                                  f"file's encoding", f"line {number + 1}", "encoding") from None
+            for number, line in enumerate(stream, 1):
+                yield number, line.rstrip("\r\n")
 
     def json_values(self) -> Iterator[tuple[str, Any]]:
         with self.open() as stream:
@@ -68,22 +75,29 @@ class FileSource:
 
 
 class _TrackedText(io.TextIOBase):
-    """A text stream that reports to its source when closed (for progress)."""
+    """A text stream that reports to its source when closed (for progress), and turns a
+    decoding error into a FormatError that names the file and line."""
 
-    def __init__(self, inner: io.TextIOWrapper, source: FileSource, raw: BinaryIO):
-        self._inner, self._source, self._raw = inner, source, raw
+    def __init__(self, inner: io.TextIOWrapper, source: FileSource, raw: BinaryIO, path: Path):
+        self._inner, self._source, self._raw, self._path = inner, source, raw, path
 
     def __iter__(self):
-        return iter(self._inner)
+        return self
 
     def __next__(self) -> str:
-        return next(self._inner)
+        return self._decoded(next, self._inner)
 
     def read(self, size: int = -1) -> str:
-        return self._inner.read(size)
+        return self._decoded(self._inner.read, size)
 
     def readline(self, size: int = -1) -> str:
-        return self._inner.readline(size)
+        return self._decoded(self._inner.readline, size)
+
+    def _decoded(self, read, *args) -> str:
+        try:
+            return read(*args)
+        except UnicodeDecodeError:
+            raise self._source.undecodable(self._path) from None
 
     def close(self) -> None:
         self._source._closed(self._raw)

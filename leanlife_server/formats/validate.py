@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from leanlife_server.db.models import SOURCE_IMPORT, SOURCES
 from leanlife_server.plugin_api import (
+    DEFAULT_MAX_SPANS_PER_ANNOTATION,
     DOCUMENT,
     RELATION,
     AnnotationData,
@@ -27,13 +28,17 @@ class RecordValidator:
     ``new_labels`` so that the import creates them."""
 
     def __init__(self, task: TaskDefinition, labels: Mapping[str, str], explanation_kind: str,
-                 multi_label: bool, max_chars: int):
+                 multi_label: bool, max_chars: int,
+                 max_spans_per_annotation: int = DEFAULT_MAX_SPANS_PER_ANNOTATION,
+                 max_annotations_per_document: int | None = None):
         self.task = task
         self.labels = dict(labels)
         self.new_labels: dict[str, str] = {}
         self.explanation_kind = explanation_kind
         self.multi_label = multi_label
         self.max_chars = max_chars
+        self.max_spans_per_annotation = max_spans_per_annotation
+        self.max_annotations_per_document = max_annotations_per_document
 
     def check(self, record: DocumentRecord) -> list[AnnotationData]:
         """The record's annotations, parsed, in order; relations keep record indexes as ids."""
@@ -47,6 +52,7 @@ class RecordValidator:
             raise FormatError("must be an object", where, "meta")
         if not record.annotations:
             return []
+        self._check_annotation_count(record)
         for i, annotation in enumerate(record.annotations):
             self._check_label(annotation.label, annotation.kind, where, f"annotations[{i}]")
             if annotation.source is not None and annotation.source not in SOURCES:
@@ -59,7 +65,8 @@ class RecordValidator:
         for i in order:
             context = DocumentContext(text=record.text, labels=self.labels,
                                       explanation_kind=self.explanation_kind,
-                                      entity_spans=entity_spans, multi_label=self.multi_label)
+                                      entity_spans=entity_spans, multi_label=self.multi_label,
+                                      max_spans_per_annotation=self.max_spans_per_annotation)
             try:
                 result = self.task.parse_annotation(record.annotations[i].payload(), context)
             except ValidationError as exc:
@@ -69,6 +76,16 @@ class RecordValidator:
                 entity_spans[i] = Span(result.start, result.end)
         self._check_single_label(record, parsed)
         return [parsed[i] for i in range(len(record.annotations))]
+
+    def _check_annotation_count(self, record: DocumentRecord) -> None:
+        if self.max_annotations_per_document is None:
+            return
+        per_annotator = Counter(a.annotator for a in record.annotations)
+        annotator, count = per_annotator.most_common(1)[0]
+        if count > self.max_annotations_per_document:
+            raise FormatError(f"{count} annotations by {annotator or 'the import'}; one annotator "
+                              f"may have at most {self.max_annotations_per_document} on a document "
+                              f"(LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT)", record.location, "annotations")
 
     def _check_label(self, name: str, kind: str, where: str, field: str) -> None:
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_LABEL_CHARS:

@@ -1,19 +1,26 @@
-"""Batched inserts of validated records on one connection, inside the caller's transaction.
+"""Batched inserts of validated records, a chunk per short transaction of the import's
+:class:`~leanlife_server.formats.staging.Staging`, the rows hidden until it publishes.
 
-SQLAlchemy Core ``executemany`` with ``RETURNING`` (ordered by parameter) gives the new ids
-of documents and annotations, which the next tables of the batch refer to.
+Ids are reserved by the writer (:func:`reserve_ids`), so every table of a chunk goes in with
+one plain ``executemany``: ``INSERT ... RETURNING`` in parameter order became one statement
+per row on SQLite.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import tempfile
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from leanlife_server.db.models import Annotation, Document, Explanation, TriggerSpan, utcnow
+from leanlife_server.active.letters import has_letter
+from leanlife_server.db.models import Annotation, Document, Explanation, Label, TriggerSpan, utcnow
+from leanlife_server.db.staging import published
+from leanlife_server.formats.staging import Staging
 from leanlife_server.formats.validate import source_of
 from leanlife_server.plugin_api import RELATION, AnnotationData, DocumentRecord, FormatError
 
@@ -34,14 +41,38 @@ class WriteCounts:
     skipped_duplicates: int = 0
 
 
-def _insert(conn: Connection, table: sa.Table, rows: list[dict], ids: bool) -> list[int]:
+def _insert(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
+    """One executemany of ``rows`` (dicts with the same keys). On SQLite the values go
+    through the columns' own bind processors straight to the driver: SQLAlchemy's per-row
+    parameter handling cost about as much as SQLite's inserts, all of it holding the write lock."""
     if not rows:
-        return []
-    if not ids:
+        return
+    if conn.dialect.name != "sqlite":
         conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    processors = [table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+                  for name in names]
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join('?' * len(names))})",
+        [tuple(process(row[name]) if process else row[name]
+               for name, process in zip(names, processors)) for row in rows])
+
+
+def reserve_ids(conn: Connection, table: sa.Table, count: int) -> list[int]:
+    """``count`` new ids for ``table``. On SQLite the caller's transaction must already have
+    written (so it holds the database's write lock): nobody else inserts until it commits.
+    On PostgreSQL they come from the column's sequence, which stays in step."""
+    if count == 0:
         return []
-    result = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+    if conn.dialect.name == "sqlite":
+        last = conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0
+        return list(range(last + 1, last + 1 + count))
+    sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+    return list(conn.execute(sa.select(sa.func.nextval(sequence))
+                             .select_from(sa.func.generate_series(1, count))).scalars())
 
 
 def digest(text: str) -> str:
@@ -49,37 +80,38 @@ def digest(text: str) -> str:
 
 
 class SeenTexts:
-    """Digests of the project's texts and of the records written so far, kept in a temporary
-    table on the import's connection so that memory does not grow with the file."""
+    """Digests of the project's (published) texts and of the records written so far, kept in a
+    temporary SQLite file of the import's own so that memory does not grow with the file (the
+    import's database transactions last one chunk each, so a temporary table there would not
+    outlive one)."""
 
-    def __init__(self, conn: Connection, project_id: int, page: int = 5000):
-        self.conn = conn
-        self.table = sa.Table("leanlife_import_digests", sa.MetaData(),
-                              sa.Column("digest", sa.String(32), primary_key=True),
-                              prefixes=["TEMPORARY"])
-        self.table.drop(conn, checkfirst=True)
-        self.table.create(conn)
+    def __init__(self, engine: Engine, project_id: int, page: int = 5000):
+        self._file = tempfile.NamedTemporaryFile(prefix="leanlife-digests-", suffix=".sqlite3")
+        self.store = sqlite3.connect(self._file.name, isolation_level=None)
+        self.store.execute("PRAGMA journal_mode=OFF")
+        self.store.execute("PRAGMA synchronous=OFF")
+        self.store.execute("CREATE TABLE digests (digest TEXT PRIMARY KEY) WITHOUT ROWID")
         last = 0
-        while True:
-            rows = conn.execute(sa.select(documents.c.id, documents.c.text)
-                                .where(documents.c.project_id == project_id, documents.c.id > last)
-                                .order_by(documents.c.id).limit(page)).all()
-            if not rows:
-                break
-            last = rows[-1].id
-            new = {digest(r.text) for r in rows}
-            known = self._known(list(new))
-            self._add([d for d in new if d not in known])
+        with engine.connect() as conn:
+            while True:
+                rows = conn.execute(sa.select(documents.c.id, documents.c.text).where(
+                    documents.c.project_id == project_id, documents.c.id > last,
+                    published(documents.c.import_id)).order_by(documents.c.id).limit(page)).all()
+                if not rows:
+                    break
+                last = rows[-1].id
+                self._add({digest(r.text) for r in rows})
 
     def _known(self, digests: Sequence[str]) -> set[str]:
-        if not digests:
-            return set()
-        return set(self.conn.execute(sa.select(self.table.c.digest)
-                                     .where(self.table.c.digest.in_(digests))).scalars())
+        known: set[str] = set()
+        for i in range(0, len(digests), 500):  # SQLite's limit on bound parameters
+            part = digests[i:i + 500]
+            known.update(d for (d,) in self.store.execute(
+                f"SELECT digest FROM digests WHERE digest IN ({','.join('?' * len(part))})", part))
+        return known
 
-    def _add(self, digests: Sequence[str]) -> None:
-        if digests:
-            self.conn.execute(self.table.insert(), [{"digest": d} for d in digests])
+    def _add(self, digests) -> None:
+        self.store.executemany("INSERT OR IGNORE INTO digests VALUES (?)", ((d,) for d in digests))
 
     def new_texts(self, texts: Sequence[str]) -> list[bool]:
         """For each text, whether it is new (not in the project nor earlier in the file); the
@@ -97,38 +129,71 @@ class SeenTexts:
         return fresh
 
     def close(self) -> None:
-        self.table.drop(self.conn)
+        self.store.close()
+        self._file.close()
 
 
-@dataclass
-class _Pending:
-    record: DocumentRecord
-    parsed: list[AnnotationData]
+class CheckedAnnotation(NamedTuple):
+    """What the writer needs of a validated annotation; explanations as (kind, text, spans as
+    (start, end) pairs), relations' ends as indexes into the record's annotations."""
+
+    kind: str
+    label: str
+    start: int | None
+    end: int | None
+    subject_id: int | None
+    object_id: int | None
+    annotator: str | None
+    source: str | None
+    explanations: tuple[tuple[str, str | None, tuple[tuple[int, int], ...]], ...]
+
+
+class Checked(NamedTuple):
+    """A validated record in plain tuples: what the import keeps between its passes (it
+    pickles several times faster than the record's dataclasses)."""
+
+    text: str
+    meta: dict
+    location: str
+    annotations: tuple[CheckedAnnotation, ...]
+
+
+def checked(record: DocumentRecord, parsed: Sequence[AnnotationData]) -> Checked:
+    return Checked(record.text, dict(record.meta), record.location, tuple(
+        CheckedAnnotation(p.kind, p.label, p.start, p.end, p.subject_id, p.object_id,
+                          original.annotator, original.source,
+                          tuple((e.kind, e.text, tuple((s.start, s.end) for s in e.spans))
+                                for e in p.explanations))
+        for p, original in zip(parsed, record.annotations)))
 
 
 @dataclass
 class BatchWriter:
-    """Collects validated records and writes them ``batch_size`` at a time."""
+    """Collects validated records and writes them ``batch_size`` documents (with their
+    annotations, explanations and trigger spans) per chunk of ``staging``. The labels the
+    records introduce are created by the first flush."""
 
-    conn: Connection
+    staging: Staging
     project_id: int
-    label_ids: Mapping[str, int]
+    new_labels: Mapping[str, str]  # name -> kind
     user_ids: Mapping[str, int]  # member user name -> id
     duplicates: str = KEEP
     batch_size: int = 2000
     counts: WriteCounts = field(default_factory=WriteCounts)
 
     def __post_init__(self) -> None:
-        self._pending: list[_Pending] = []
-        self._seen = SeenTexts(self.conn, self.project_id) if self.duplicates != KEEP else None
+        self._pending: list[Checked] = []
+        self._label_ids: dict[str, int] | None = None
+        self._seen = (SeenTexts(self.staging.engine, self.project_id)
+                      if self.duplicates != KEEP else None)
 
-    def add(self, record: DocumentRecord, parsed: list[AnnotationData]) -> None:
-        self._pending.append(_Pending(record, parsed))
+    def add(self, item: Checked) -> None:
+        self._pending.append(item)
         if len(self._pending) >= self.batch_size:
             self.flush()
 
     def close(self) -> None:
-        self.flush()
+        """Let go of the digests (call :meth:`flush` first to write the last batch)."""
         if self._seen is not None:
             self._seen.close()
 
@@ -136,19 +201,33 @@ class BatchWriter:
         pending, self._pending = self._pending, []
         if self._seen is not None:
             pending = self._without_duplicates(pending)
+        if self._label_ids is None:  # the first flush, even of nothing
+            with self.staging.chunk() as conn:
+                self._label_ids = self._create_labels(conn)
         if not pending:
             return
-        now = utcnow()
-        labeled = any(p.parsed for p in pending)
-        document_ids = _insert(self.conn, documents, [
-            {"project_id": self.project_id, "text": p.record.text, "meta": dict(p.record.meta),
-             "created_at": now} for p in pending], ids=labeled)
+        rows = self._rows(pending)
+        with self.staging.chunk() as conn:  # only the inserts hold the write lock
+            _assign_ids(conn, rows)
+            for table in (documents, annotations, explanations, trigger_spans):
+                _insert(conn, table, rows[table])
         self.counts.documents += len(pending)
-        if labeled:
-            self._write_annotations(pending, document_ids, now)
+        self.counts.annotations += len(rows[annotations])
+        self.counts.explanations += len(rows[explanations])
 
-    def _without_duplicates(self, pending: list[_Pending]) -> list[_Pending]:
-        fresh = self._seen.new_texts([p.record.text for p in pending])
+    def _create_labels(self, conn: Connection) -> dict[str, int]:
+        table = Label.__table__
+        if self.new_labels:
+            conn.execute(table.insert(), [{"project_id": self.project_id, "name": name, "kind": kind,
+                                           "color": "#888888"} for name, kind in self.new_labels.items()])
+            created = conn.execute(sa.select(table.c.id).where(
+                table.c.project_id == self.project_id, table.c.name.in_(list(self.new_labels)))).scalars()
+            self.staging.labels_created(conn, list(created))
+        return dict(conn.execute(sa.select(table.c.name, table.c.id)
+                                 .where(table.c.project_id == self.project_id)).all())
+
+    def _without_duplicates(self, pending: list[Checked]) -> list[Checked]:
+        fresh = self._seen.new_texts([p.text for p in pending])
         kept = []
         for item, is_new in zip(pending, fresh):
             if is_new:
@@ -156,50 +235,62 @@ class BatchWriter:
             elif self.duplicates == FAIL:
                 raise FormatError("duplicates a document already in the project or earlier in "
                                   "the file (duplicates=fail; choose skip or keep)",
-                                  item.record.location, "text")
+                                  item.location, "text")
             else:
                 self.counts.skipped_duplicates += 1
         return kept
 
-    def _annotation_row(self, item: _Pending, index: int, document_id: int, now) -> dict:
-        parsed, original = item.parsed[index], item.record.annotations[index]
-        return {"project_id": self.project_id, "document_id": document_id,
-                "user_id": self.user_ids.get(original.annotator) if original.annotator else None,
-                "label_id": self.label_ids[parsed.label], "kind": parsed.kind,
-                "start": parsed.start, "end": parsed.end, "subject_id": None, "object_id": None,
-                "source": source_of(original.source), "created_at": now, "updated_at": now}
-
-    def _write_annotations(self, pending: list[_Pending], document_ids: list[int], now) -> None:
-        # Entities and document labels first: relations refer to the entities' new ids.
-        ids: dict[tuple[int, int], int] = {}
-        for relations in (False, True):
-            keys, rows = [], []
-            for n, (item, document_id) in enumerate(zip(pending, document_ids)):
-                for i, parsed in enumerate(item.parsed):
-                    if (parsed.kind == RELATION) != relations:
-                        continue
-                    row = self._annotation_row(item, i, document_id, now)
-                    if relations:
-                        row["subject_id"] = ids[(n, parsed.subject_id)]
-                        row["object_id"] = ids[(n, parsed.object_id)]
-                    keys.append((n, i))
-                    rows.append(row)
-            ids.update(zip(keys, _insert(self.conn, annotations, rows, ids=True)))
-        self.counts.annotations += len(ids)
-        self._write_explanations(pending, ids, now)
-
-    def _write_explanations(self, pending: list[_Pending], ids: dict[tuple[int, int], int], now) -> None:
-        rows, spans = [], []
+    def _rows(self, pending: list[Checked]) -> dict[sa.Table, list[dict]]:
+        """The chunk's rows per table, ids and references to them as positions in the chunk
+        (``_assign_ids`` swaps in the real ids): documents, annotations (entities and
+        document labels before the relations that refer to them), explanations, spans."""
+        now = utcnow()
+        out: dict[sa.Table, list[dict]] = {documents: [], annotations: [], explanations: [],
+                                           trigger_spans: []}
         for n, item in enumerate(pending):
-            for i, parsed in enumerate(item.parsed):
-                for explanation in parsed.explanations:
-                    rows.append({"annotation_id": ids[(n, i)], "kind": explanation.kind,
-                                 "text": explanation.text, "parse": None, "created_at": now})
-                    spans.append(explanation.spans)
-        has_spans = any(spans)
-        explanation_ids = _insert(self.conn, explanations, rows, ids=has_spans)
-        self.counts.explanations += len(rows)
-        if has_spans:
-            _insert(self.conn, trigger_spans, [
-                {"explanation_id": eid, "start": s.start, "end": s.end}
-                for eid, group in zip(explanation_ids, spans) for s in group], ids=False)
+            out[documents].append({"id": n, "project_id": self.project_id, "text": item.text,
+                                   "meta": item.meta, "created_at": now, "import_id": self.staging.id,
+                                   "has_letters": has_letter(item.text)})
+        positions: dict[tuple[int, int], int] = {}
+        for relations in (False, True):
+            for n, item in enumerate(pending):
+                for i, a in enumerate(item.annotations):
+                    if (a.kind == RELATION) != relations:
+                        continue
+                    position = positions[(n, i)] = len(out[annotations])
+                    out[annotations].append({
+                        "id": position, "project_id": self.project_id, "document_id": n,
+                        "user_id": self.user_ids.get(a.annotator) if a.annotator else None,
+                        "label_id": self._label_ids[a.label], "kind": a.kind,
+                        "start": a.start, "end": a.end,
+                        "subject_id": positions[(n, a.subject_id)] if relations else None,
+                        "object_id": positions[(n, a.object_id)] if relations else None,
+                        "source": source_of(a.source), "created_at": now, "updated_at": now,
+                        "import_id": self.staging.id})
+                    for kind, text, spans in a.explanations:
+                        explanation = len(out[explanations])
+                        out[explanations].append({"id": explanation, "annotation_id": position,
+                                                  "kind": kind, "text": text, "parse": None,
+                                                  "created_at": now})
+                        out[trigger_spans].extend({"explanation_id": explanation, "start": start,
+                                                   "end": end} for start, end in spans)
+        return out
+
+
+def _assign_ids(conn: Connection, rows: dict[sa.Table, list[dict]]) -> None:
+    """Replace the chunk positions in ``rows`` by ids reserved now, inside the chunk's
+    transaction."""
+    document_ids = reserve_ids(conn, documents, len(rows[documents]))
+    annotation_ids = reserve_ids(conn, annotations, len(rows[annotations]))
+    explanation_ids = reserve_ids(conn, explanations, len(rows[explanations]))
+    for row in rows[documents]:
+        row["id"] = document_ids[row["id"]]
+    for row in rows[annotations]:
+        row["id"], row["document_id"] = annotation_ids[row["id"]], document_ids[row["document_id"]]
+        if row["subject_id"] is not None:
+            row["subject_id"] = annotation_ids[row["subject_id"]]
+            row["object_id"] = annotation_ids[row["object_id"]]
+    for row in rows[explanations]:
+        row["id"], row["annotation_id"] = explanation_ids[row["id"]], annotation_ids[row["annotation_id"]]
+    for row in rows[trigger_spans]:
+        row["explanation_id"] = explanation_ids[row["explanation_id"]]

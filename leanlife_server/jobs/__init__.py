@@ -1,8 +1,10 @@
 """Background jobs: a row in ``jobs`` tracks each one; a runner executes it.
 
 A job function is named by a dotted path and called as ``function(job_id)`` inside an app
-context. Without ``LEANLIFE_REDIS_URL`` jobs run in-process on a small thread pool, so the
+context. Without ``LEANLIFE_REDIS_URL`` jobs run in-process on small thread pools, so the
 embedded server needs nothing else; with it they go to RQ workers (``leanlife worker``).
+Each job goes to a lane by its kind and size (:mod:`leanlife_server.jobs.lanes`), and the
+jobs a user asks for are bounded per user and per project (:mod:`leanlife_server.jobs.limits`).
 Jobs of one project and kind run one at a time; every state change is emitted as a
 ``job`` event to the project's room.
 """
@@ -18,9 +20,18 @@ from flask import current_app
 
 from leanlife_server import realtime
 from leanlife_server.db import db
-from leanlife_server.db.models import Job, utcnow
+from leanlife_server.db.locks import lock_row
+from leanlife_server.db.models import Job, Project, utcnow
 from leanlife_server.jobs.heartbeat import Heartbeat, alive_running_job, reap_stale_jobs
-from leanlife_server.jobs.runners import InProcessRunner, RQRunner, Runner, TrainingUnavailable
+from leanlife_server.jobs.lanes import MODEL
+from leanlife_server.jobs.limits import TooManyJobs, check_job_limits
+from leanlife_server.jobs.runners import (
+    TURN_POLL_SECONDS,
+    InProcessRunner,
+    RQRunner,
+    Runner,
+    TrainingUnavailable,
+)
 from leanlife_server.plugin_api import load_object
 
 log = logging.getLogger(__name__)
@@ -28,10 +39,13 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, FINISHED, FAILED = "queued", "running", "finished", "failed"
 ACTIVE_STATES = (QUEUED, RUNNING)
 RUNNER_KEY = "leanlife_job_runner"
+LOST_ERROR = ("the job queue lost this job before a worker started it (Redis restarted without "
+              "its data, or was emptied); annotations are kept: submit it again (a retraining "
+              "policy queues a new job on its next trigger)")
 
 __all__ = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "ACTIVE_STATES", "TrainingUnavailable",
-           "create_job", "submit", "runner", "set_progress", "execute", "job_json", "emit_job",
-           "reap", "abandon_unfinished_jobs"]
+           "TooManyJobs", "create_job", "submit", "runner", "set_progress", "execute", "job_json", "emit_job",
+           "reap", "fail_lost_jobs", "abandon_unfinished_jobs"]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -49,6 +63,11 @@ def emit_job(job: Job, **details: Any) -> None:
 
 def create_job(project_id: int, kind: str, params: Mapping[str, Any] | None = None,
                user_id: int | None = None, device: str | None = None) -> Job:
+    """A queued job row (flushed, not committed). A job a user asks for (``user_id``) is
+    refused with ``TooManyJobs`` past the per-user or per-project limit; jobs the server
+    starts itself (a retraining policy) are not."""
+    if user_id is not None:
+        check_job_limits(project_id, user_id)
     job = Job(project_id=project_id, kind=kind, params=dict(params or {}), user_id=user_id,
               device=device, state=QUEUED, progress=0.0, result={})
     db.session.add(job)
@@ -66,12 +85,13 @@ def runner() -> Runner:
     return app.extensions[RUNNER_KEY]
 
 
-def submit(job: Job, target: str) -> None:
-    """Run ``target(job.id)`` in the background. Commit the job row before calling this.
-    Raises ``TrainingUnavailable`` (after marking the job failed) when the queue is down."""
+def submit(job: Job, target: str, lane: str = MODEL) -> None:
+    """Run ``target(job.id)`` in the background, in ``lane`` (training and prediction jobs
+    need not say). Commit the job row before calling this. Raises ``TrainingUnavailable``
+    (after marking the job failed) when the queue is down."""
     emit_job(job)  # before the runner may start it, so "queued" is heard before "running"
     try:
-        runner().submit(job.id, target)
+        runner().submit(job.id, target, lane)
     except TrainingUnavailable as exc:
         job.state, job.error, job.finished_at = FAILED, str(exc), utcnow()
         db.session.commit()
@@ -89,9 +109,34 @@ def set_progress(job_id: int, progress: float, **result: Any) -> None:
 
 
 def reap(project_id: int) -> None:
-    """Fail the project's jobs whose worker died (silent heartbeat), and say so."""
+    """Fail the project's jobs that will never finish: running ones whose worker died (silent
+    heartbeat) and queued ones the queue lost; and say so."""
     for job in reap_stale_jobs(project_id):
         emit_job(job)
+    fail_lost_jobs(project_id)
+
+
+def fail_lost_jobs(project_id: int | None = None) -> list[Job]:
+    """Fail the queued jobs (of one project, or all) that the runner no longer holds, so
+    that they block no new job; returns them."""
+    query = db.select(Job).where(Job.state == QUEUED)
+    if project_id is not None:
+        query = query.where(Job.project_id == project_id)
+    lost = runner().lost(list(db.session.scalars(query.order_by(Job.id))))
+    failed = []
+    for job in lost:
+        # Only if still queued: another process may have failed it, or started it, meanwhile.
+        changed = db.session.execute(db.update(Job).where(Job.id == job.id, Job.state == QUEUED)
+                                     .values(state=FAILED, error=LOST_ERROR, finished_at=utcnow()))
+        if changed.rowcount:
+            failed.append(job)
+    if lost:
+        db.session.commit()
+    for job in failed:
+        db.session.refresh(job)
+        log.warning("job %s (%s, project %s): %s", job.id, job.kind, job.project_id, LOST_ERROR)
+        emit_job(job)
+    return failed
 
 
 def abandon_unfinished_jobs(reason: str) -> int:
@@ -103,23 +148,42 @@ def abandon_unfinished_jobs(reason: str) -> int:
     return len(jobs)
 
 
-def _wait_for_turn(job: Job) -> None:
-    """Jobs of one project and kind run one at a time: wait while another one runs."""
-    while alive_running_job(job.project_id, job.kind, exclude=job.id) is not None:
-        db.session.rollback()  # end the read transaction so the next poll sees new rows
-        time.sleep(0.5)
+STARTED, WAITING, GONE = "started", "waiting", "gone"
 
 
-def execute(job_id: int, target: str) -> None:
-    """Run one job in the current app context, recording its state; failures are stored, not raised."""
+def _start(job_id: int) -> str:
+    """Mark the job running (``STARTED``) unless another job of its project and kind runs
+    (``WAITING``) or it is no longer queued (``GONE``). Under the project's row lock, so
+    that two waiting jobs of one project and kind (in two lanes, or two workers) never
+    both start."""
     job = db.session.get(Job, job_id)
+    if job is not None:
+        lock_row(Project, job.project_id)
+        job = db.session.get(Job, job_id, populate_existing=True)
     if job is None or job.state != QUEUED:
-        log.warning("job %s is %s, not queued; not running it", job_id, job.state if job else "gone")
-        return
-    _wait_for_turn(job)
+        state = job.state if job else "gone"
+        db.session.rollback()
+        log.warning("job %s is %s, not queued; not running it", job_id, state)
+        return GONE
+    if alive_running_job(job.project_id, job.kind, exclude=job.id) is not None:
+        db.session.rollback()  # also ends the read transaction, so the next look sees new rows
+        return WAITING
     job.state, job.started_at, job.heartbeat_at = RUNNING, utcnow(), utcnow()
     db.session.commit()
     emit_job(job)
+    return STARTED
+
+
+def execute(job_id: int, target: str, wait: bool = True) -> bool:
+    """Run one job in the current app context, recording its state; failures are stored, not
+    raised. Jobs of one project and kind run one at a time: while another one runs, wait
+    for it, or, with ``wait`` false, return False at once (the caller tries again later)."""
+    while (state := _start(job_id)) == WAITING:
+        if not wait:
+            return False
+        time.sleep(TURN_POLL_SECONDS)
+    if state == GONE:
+        return True
     try:
         with Heartbeat(job_id):
             load_object(target)(job_id)
@@ -129,7 +193,10 @@ def execute(job_id: int, target: str) -> None:
         job = db.session.get(Job, job_id)
         job.state, job.error, job.finished_at = FAILED, f"{type(exc).__name__}: {exc}", utcnow()
     else:
-        job = db.session.get(Job, job_id)
-        job.state, job.progress, job.finished_at = FINISHED, 1.0, utcnow()
+        # Re-read the row: the heartbeat timeout may have failed it meanwhile (its heartbeat
+        # could not be written); the job did finish, so that error goes.
+        job = db.session.get(Job, job_id, populate_existing=True)
+        job.state, job.progress, job.error, job.finished_at = FINISHED, 1.0, None, utcnow()
     db.session.commit()
     emit_job(job)
+    return True

@@ -12,6 +12,7 @@ from flask import current_app
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Document, Job, ModelVersion, Project
+from leanlife_server.db.staging import published
 from leanlife_server.jobs import set_progress
 from leanlife_server.jobs.dataset import examples_for
 from leanlife_server.jobs.device import resolve_device
@@ -37,7 +38,8 @@ def _examples(job: Job, input_kinds: Sequence[str]) -> Iterator[list[Example]]:
     ids = job.params["document_ids"]
     for i in range(0, len(ids), CHUNK):
         rows = db.session.execute(db.select(Document.id, Document.text).where(
-            Document.project_id == job.project_id, Document.id.in_(ids[i:i + CHUNK]))
+            Document.project_id == job.project_id, Document.id.in_(ids[i:i + CHUNK]),
+            published(Document.import_id))
             .order_by(Document.id)).all()
         yield examples_for(rows, input_kinds)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Document, DocumentCompletion, Explanation, Label, Project
+from leanlife_server.db.staging import published
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn, Span
 
 # Evaluate on a held-out share only once there are enough labeled documents to spare some.
@@ -62,7 +63,8 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
     and the input annotations (imported, or that annotator's) they build on."""
     finished = exists().where(DocumentCompletion.document_id == Document.id)
     documents = db.session.execute(db.select(Document.id, Document.text).where(
-        Document.project_id == project_id, or_(annotated(input_kinds), finished)).order_by(Document.id)).all()
+        Document.project_id == project_id, published(Document.import_id),
+        or_(annotated(input_kinds), finished)).order_by(Document.id)).all()
     by_document: dict[int, list[Annotation]] = defaultdict(list)
     for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id)):
         by_document[row.document_id].append(row)
@@ -107,7 +109,8 @@ def unlabeled_chunks(project_id: int, input_kinds: Sequence[str] = (),
     after = 0
     while True:
         rows = db.session.execute(db.select(Document.id, Document.text).where(
-            Document.project_id == project_id, Document.id > after, ~labeled, ~finished)
+            Document.project_id == project_id, Document.id > after, published(Document.import_id),
+            ~labeled, ~finished)
             .order_by(Document.id).limit(size)).all()
         if not rows:
             return

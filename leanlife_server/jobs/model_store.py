@@ -3,7 +3,9 @@
 A version is written into a temporary directory beside its final place and moved there with
 one ``os.replace``; only then is its row committed. A crash at any point leaves either no
 version or a complete one, and the active version stays active until a new one is
-activated. Web processes keep each project's active model loaded for online prediction.
+activated. Each model of a project (its recommenders, ``jobs/recommenders.py``) has its own
+active version; the *serving* one among them is what annotators, the queue and online
+prediction use. Web processes keep each project's serving model loaded.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from leanlife_server.db import db
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import ModelVersion, Project, utcnow
 from leanlife_server.errors import ApiError
-from leanlife_server.plugin_api import Model
+from leanlife_server.jobs.recommenders import serving_version
+from leanlife_server.plugin_api import Model, ModelDefinition
 
 CACHE_KEY = "leanlife_loaded_models"
 
@@ -68,18 +71,53 @@ def store_version(project: Project, model_name: str, model: Model, config: Mappi
 
 
 def activate(project_id: int, version_id: int) -> ModelVersion:
-    """Make one version the project's active one (also how a rollback is done)."""
+    """Make one version the active one of its model in the project (also how a rollback is
+    done); other models' active versions stay active."""
     row = get_in_project(ModelVersion, version_id, project_id, "model version")
-    db.session.execute(db.update(ModelVersion).where(ModelVersion.project_id == project_id,
-                                                     ModelVersion.id != version_id).values(is_active=False))
+    db.session.execute(db.update(ModelVersion).where(
+        ModelVersion.project_id == project_id, ModelVersion.model == row.model,
+        ModelVersion.id != version_id).values(is_active=False))
     row.is_active = True
     db.session.commit()
     return row
 
 
 def active_version(project_id: int) -> ModelVersion | None:
-    return db.session.scalars(db.select(ModelVersion).where(
-        ModelVersion.project_id == project_id, ModelVersion.is_active.is_(True))).first()
+    """The serving version: the active version whose suggestions annotators see."""
+    project = db.session.get(Project, project_id)
+    return serving_version(project) if project is not None else None
+
+
+def prune_versions(project_id: int, model_name: str, keep: int) -> int:
+    """Delete all but the newest ``keep`` versions of one model (never its active one), with
+    their recommendations, scores and files: a cheap model makes a version on every save.
+    Returns how many went."""
+    rows = list(db.session.scalars(db.select(ModelVersion).where(
+        ModelVersion.project_id == project_id, ModelVersion.model == model_name)
+        .order_by(ModelVersion.id.desc())))
+    doomed = [row for row in rows[keep:] if not row.is_active]
+    paths = [row.artifact_path for row in doomed if row.artifact_path]
+    for row in doomed:
+        db.session.delete(row)  # recommendations and scores go by ON DELETE CASCADE
+    db.session.commit()
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(doomed)
+
+
+def installed_model(name: str) -> ModelDefinition:
+    """The definition of model ``name``; 409 when no loaded plugin registers it (its plugin is
+    not installed in this environment, or ``LEANLIFE_PLUGINS`` leaves it out)."""
+    models = current_app.extensions["leanlife"].models
+    definition = models.get(name)
+    if definition is None:
+        installed = ", ".join(sorted(m.name for m in models)) or "none"
+        raise ApiError(409, "model_not_installed",
+                       f"model {name!r} is not installed on this server: no loaded plugin registers "
+                       f"it (installed models: {installed}); install the plugin that provides it "
+                       f"(docs/admin.md, 'Model plugins'), or choose another model with "
+                       f"PATCH .../settings", {"model": name})
+    return definition
 
 
 def load_version(row: ModelVersion, device: str = "cpu") -> extract.LoadedModel:
@@ -87,8 +125,8 @@ def load_version(row: ModelVersion, device: str = "cpu") -> extract.LoadedModel:
 
 
 class LoadedModels:
-    """The active model of each project, loaded once per process and replaced when another
-    version becomes active (checked against the database on every use)."""
+    """The serving model of each project, loaded once per process and replaced when another
+    version serves (checked against the database on every use)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -99,6 +137,7 @@ class LoadedModels:
         if row is None:
             raise ApiError(409, "no_model", "this project has no trained model yet; "
                                             "train one with POST .../model/train")
+        installed_model(row.model)
         with self.lock:
             cached = self.models.get(project_id)
             if cached is None or cached[0] != row.id:

@@ -4,6 +4,11 @@ seconds, or manual only), with at most one queued and one running retraining job
 Decisions are serialized per project by locking the project row, so two annotations saved
 at the same moment never queue two jobs. An annotation saved while a job runs may queue one
 follow-up; more annotations then join that follow-up rather than queue more.
+
+The cheap recommenders (``jobs/recommenders.py``) retrain after every saved or deleted
+annotation, whatever the policy, in a job of their own kind (``train_cheap``) in the small
+lane, so they never wait behind a long training run; one waiting cheap job serves every
+annotation saved before it starts.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from sqlalchemy import or_
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Job, Project, utcnow
+from leanlife_server.db.staging import published
 from leanlife_server.jobs import FAILED, QUEUED, TrainingUnavailable, create_job, reap, submit
-from leanlife_server.jobs.retrain import KIND, TARGET
+from leanlife_server.jobs.lanes import SMALL
+from leanlife_server.jobs.recommenders import cheap_recommenders, learned_recommenders
+from leanlife_server.jobs.retrain import CHEAP_KIND, KIND, TARGET
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +56,12 @@ def _counted_jobs(project_id: int):
 def _policy_fires(project: Project) -> bool:
     policy = project.retrain_policy or {}
     mode = policy.get("mode", MANUAL)
-    if mode == MANUAL or not project.model:
+    if mode == MANUAL or not learned_recommenders(project):
         return False
     last = db.session.scalars(_counted_jobs(project.id).order_by(Job.created_at.desc()).limit(1)).first()
     if mode == EVERY_N:
-        new = db.select(db.func.count(Annotation.id)).where(Annotation.project_id == project.id)
+        new = db.select(db.func.count(Annotation.id)).where(Annotation.project_id == project.id,
+                                                            published(Annotation.import_id))
         if last is not None:
             new = new.where(Annotation.updated_at > last.created_at)
         return db.session.scalar(new) >= policy.get("n", 1)
@@ -79,13 +88,46 @@ def _queue_training(project: Project, user_id: int | None, device: str | None, r
 
 
 def request_training(project: Project, user_id: int | None = None, device: str | None = None) -> Job:
-    """Train now. Raises ``TrainingQueued`` or ``TrainingUnavailable``."""
+    """Train now. Raises ``TrainingQueued``, ``TrainingUnavailable``, or ``TooManyJobs`` (the
+    user or the project has as many jobs as allowed; a policy's own runs are never refused)."""
     return _queue_training(project, user_id, device, "requested")
 
 
+def _queue_cheap_training(project: Project) -> Job | None:
+    """A cheap job, unless one already waits (it will read this annotation too). Two saves at
+    the same moment may both queue one: the second then runs after the first, harmlessly."""
+    if not cheap_recommenders(project):
+        return None
+    reap(project.id)
+    waiting = db.session.scalars(db.select(Job.id).where(
+        Job.project_id == project.id, Job.kind == CHEAP_KIND, Job.state == QUEUED).limit(1)).first()
+    if waiting is not None:
+        return None
+    job = create_job(project.id, CHEAP_KIND, {"reason": "annotation saved"}, None, project.device)
+    db.session.commit()
+    submit(job, TARGET, SMALL)
+    return job
+
+
+def annotations_changed(project_id: int) -> Job | None:
+    """Retrain the cheap recommenders after an annotation was committed or deleted; returns
+    the cheap job queued, if any. Never raises (as ``annotation_saved``)."""
+    try:
+        return _queue_cheap_training(db.session.get(Project, project_id))
+    except TrainingUnavailable as exc:
+        log.warning("project %s: cheap retraining postponed: %s", project_id, exc)
+    except Exception:
+        db.session.rollback()
+        log.exception("project %s: queueing the cheap recommenders failed; the annotation is saved",
+                      project_id)
+    return None
+
+
 def annotation_saved(project_id: int) -> Job | None:
-    """Apply the retraining policy after an annotation was committed. Never raises: a down
-    queue or worker must not stop annotating (the next trigger catches up)."""
+    """Retrain the cheap recommenders, then apply the retraining policy, after an annotation
+    was committed; returns the policy's job, if any. Never raises: a down queue or worker
+    must not stop annotating (the next trigger catches up)."""
+    annotations_changed(project_id)
     try:
         project = db.session.get(Project, project_id)
         if not _policy_fires(project):

@@ -1,6 +1,8 @@
-"""The retraining job: dataset -> train -> evaluate -> store a version -> recommendations
-and queue scores for every unlabeled document (copies of one text demoted) -> activate ->
-tell everyone."""
+"""The retraining job: dataset -> for each recommender: train -> evaluate -> store a version
+-> recommendations and queue scores for every unlabeled document (copies of one text
+demoted) -> activate -> tell everyone. A training job trains every recommender of the
+project; a cheap job, queued after every saved annotation, only the cheap ones
+(``jobs/recommenders.py``). Only a version that will serve pushes its recommendations."""
 
 from __future__ import annotations
 
@@ -14,16 +16,29 @@ from leanlife_server.active.duplicates import duplicate_key
 from leanlife_server.active.queue import push_queues
 from leanlife_server.active.scoring import strategy_for
 from leanlife_server.db import db
-from leanlife_server.db.models import Job, Project
+from leanlife_server.db.models import Job, ModelVersion, Project
 from leanlife_server.jobs import set_progress
-from leanlife_server.jobs.dataset import build_dataset, split_heldout, unlabeled_chunks
+from leanlife_server.jobs.dataset import Split, build_dataset, split_heldout, unlabeled_chunks
 from leanlife_server.jobs.device import resolve_device
-from leanlife_server.jobs.model_store import activate, store_version, version_json
+from leanlife_server.jobs.model_store import activate, prune_versions, store_version, version_json
 from leanlife_server.jobs.predictions import check_predictions, demote_duplicate_scores, store_recommendations
-from leanlife_server.plugin_api import DocumentPrediction, Example, Model, TaskDefinition, load_object
+from leanlife_server.jobs.recommenders import cheap_recommenders, learned_recommenders, serving_version
+from leanlife_server.plugin_api import (
+    Dataset,
+    DocumentPrediction,
+    Example,
+    Model,
+    ModelDefinition,
+    TaskDefinition,
+    load_object,
+)
 
 TARGET = "leanlife_server.jobs.retrain:run"
 KIND = "train"
+# Jobs that retrain only the cheap recommenders, after every saved annotation.
+CHEAP_KIND = "train_cheap"
+# A cheap model makes a version on every save: older ones are deleted, these newest kept.
+CHEAP_VERSIONS_KEPT = 2
 # Share of the job's progress bar that training takes; predicting the rest.
 TRAIN_SHARE = 0.8
 PROGRESS_EVERY_SECONDS = 0.25
@@ -75,60 +90,108 @@ def evaluate(task: TaskDefinition, model: Model, model_name: str, labels: Mappin
     return dict((task.evaluate or micro_f1)(heldout, predictions))
 
 
-def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: Model, version_id: int,
-                       labels: Mapping[str, str], total: int) -> dict[int, Hashable]:
-    """Recommendations and queue scores for every unlabeled document; returns each scored
-    document's ``duplicate_key``, for demoting copies once all are scored."""
+def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: Model, model_name: str,
+                       version_id: int, labels: Mapping[str, str], total: int, push: bool,
+                       progress: tuple[float, float]) -> dict[int, Hashable]:
+    """Recommendations and queue scores for every unlabeled document, pushed to the project's
+    room when ``push`` (the version will serve); returns each scored document's
+    ``duplicate_key``, for demoting copies once all are scored."""
     scorer = strategy_for(project)
+    low, high = progress
     done = 0
     keys: dict[int, Hashable] = {}
     for chunk in unlabeled_chunks(project.id, task.input_kinds):
         keys.update((e.document_id, duplicate_key(e, task.input_kinds)) for e in chunk)
         predictions = model.predict(chunk)
-        check_predictions(project.model, chunk, predictions, labels)
+        check_predictions(model_name, chunk, predictions, labels)
         documents = store_recommendations(version_id, predictions, scorer)
-        realtime.emit("recommendations", {"project_id": project.id, "model_version_id": version_id,
-                                          "documents": documents}, realtime.project_room(project.id))
+        if push:
+            realtime.emit("recommendations", {"project_id": project.id, "model_version_id": version_id,
+                                              "model": model_name, "documents": documents},
+                          realtime.project_room(project.id))
         done += len(chunk)
-        set_progress(job.id, TRAIN_SHARE + (1 - TRAIN_SHARE) * done / max(total, 1),
-                     stage="predicting", predicted=done)
+        set_progress(job.id, low + (high - low) * done / max(total, 1), stage="predicting",
+                     predicted=done, model=model_name)
     return keys
+
+
+def models_to_train(job: Job, project: Project) -> list[str]:
+    """A cheap job trains the cheap recommenders; a training job every recommender (the
+    cheap ones first: they take milliseconds)."""
+    cheap = cheap_recommenders(project)
+    if job.kind == CHEAP_KIND:
+        return cheap
+    return cheap + learned_recommenders(project)
+
+
+def _train_one(job: Job, project: Project, task: TaskDefinition, definition: ModelDefinition,
+               data: Dataset, split: Split, counts: Mapping[str, Any], device: str,
+               progress: tuple[float, float]) -> ModelVersion:
+    """Train, evaluate, store, predict and activate one model; returns its new version."""
+    low, high = progress
+    middle = low + (high - low) * TRAIN_SHARE
+    config = {**definition.default_config, **(project.model_config if definition.name == project.model else {})}
+    db.session.commit()  # no transaction stays open while the model trains
+    set_progress(job.id, low, stage="training", device=device, data_counts=dict(counts), model=definition.name)
+    model = load_object(definition.factory)(config, dict(data.labels), device)
+    train_metrics = model.train(split.train, ProgressReporter(job.id, low, middle))
+    metrics = {"train": dict(train_metrics or {}),
+               "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
+    version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
+    project = db.session.get(Project, project.id)
+    push = serving_version(project, candidate=version).id == version.id
+    keys = _predict_unlabeled(job, project, task, model, definition.name, version.id, data.labels,
+                              len(data.unlabeled), push, (middle, high))
+    demote_duplicate_scores(version.id, keys, [duplicate_key(e, task.input_kinds) for e in data.labeled])
+    version = activate(project.id, version.id)
+    if definition.cheap:
+        prune_versions(project.id, definition.name, CHEAP_VERSIONS_KEPT)
+    return version
 
 
 def run(job_id: int) -> None:
     job = db.session.get(Job, job_id)
     project = db.session.get(Project, job.project_id)
     plugins = current_app.extensions["leanlife"]
-    definition = plugins.models.get(project.model) if project.model else None
-    if definition is None:
-        raise ValueError(f"project {project.id} has no model (or model {project.model!r} is not "
-                         f"installed); set one with PATCH .../settings {{\"model\": ...}}")
+    names = models_to_train(job, project)
+    definitions = [plugins.models.get(name) for name in names]
+    if not names and job.kind == CHEAP_KIND:  # the cheap models left the list since it was queued
+        return
+    if not names:
+        raise ValueError(f"project {project.id} has no model to train; set one with "
+                         f"PATCH .../settings {{\"model\": ...}}")
+    for name, definition in zip(names, definitions):
+        if definition is None:
+            raise ValueError(f"model {name!r} of project {project.id} is not installed; install its "
+                             f"plugin, or choose others with PATCH .../settings "
+                             f"{{\"model\": ...}} or {{\"recommenders\": [...]}}")
     task = plugins.tasks.get(project.task)
     data = build_dataset(project, task.input_kinds)
-    if not data.labeled:
+    if not data.labeled and job.kind != CHEAP_KIND:  # a cheap model may learn to suggest nothing
         raise ValueError("there are no labeled documents to train on yet")
     split = split_heldout(data)
     counts = {"labeled": len(data.labeled), "train": len(split.train.labeled),
               "heldout": len(split.heldout), "unlabeled": len(data.unlabeled),
               "annotations": sum(len(e.annotations) for e in data.labeled)}
     device = resolve_device(job.device or project.device)
-    config = {**definition.default_config, **project.model_config}
-    db.session.commit()  # no transaction stays open while the model trains
-    set_progress(job_id, 0.0, stage="training", device=device, data_counts=counts)
-    model = load_object(definition.factory)(config, dict(data.labels), device)
-    train_metrics = model.train(split.train, ProgressReporter(job_id, 0.0, TRAIN_SHARE))
-    metrics = {"train": dict(train_metrics or {}),
-               "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
-    version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
-    keys = _predict_unlabeled(job, project, task, model, version.id, data.labels, len(data.unlabeled))
-    demote_duplicate_scores(version.id, keys, [duplicate_key(e, task.input_kinds) for e in data.labeled])
-    version = activate(project.id, version.id)
+    versions = []
+    for i, definition in enumerate(definitions):
+        share = (i / len(definitions), (i + 1) / len(definitions))
+        versions.append(_train_one(job, project, task, definition, data, split, counts, device, share))
+    # The job's version: the project's model's, else the last one trained.
+    main = next((v for v in versions if v.model == project.model), versions[-1])
     job = db.session.get(Job, job_id)
-    job.model_version_id = version.id
-    job.result = {**job.result, "stage": "done", "model_version_id": version.id, "metrics": metrics}
+    job.model_version_id = main.id
+    job.result = {**job.result, "stage": "done", "model_version_id": main.id, "metrics": main.metrics,
+                  "versions": {v.model: v.id for v in versions}}
     db.session.commit()
-    realtime.emit("model", {"project_id": project.id, "version": version_json(version)},
-                  realtime.project_room(project.id))
+    project = db.session.get(Project, project.id)
+    serving = serving_version(project)
+    for version in versions:
+        realtime.emit("model", {"project_id": project.id, "version": version_json(version),
+                                "serving_version_id": serving.id if serving else None},
+                      realtime.project_room(project.id))
     push_queues(project)
-    plugins.manager.hook.leanlife_model_trained(
-        project={"id": project.id, "task": project.task}, version=version_json(version))
+    for version in versions:
+        plugins.manager.hook.leanlife_model_trained(
+            project={"id": project.id, "task": project.task}, version=version_json(version))

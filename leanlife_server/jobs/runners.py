@@ -1,18 +1,31 @@
-"""Where jobs run: a thread pool in the web process (embedded), or RQ workers via Redis."""
+"""Where jobs run: thread pools in the web process (embedded), or RQ workers via Redis; one
+pool or queue per lane (:mod:`leanlife_server.jobs.lanes`)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from datetime import datetime, timedelta, timezone
+from typing import Protocol, Sequence
 
 from flask import Flask
+
+from leanlife_server.db.models import Job, utcnow
+from leanlife_server.jobs.lanes import LANES, queue_name
 
 log = logging.getLogger(__name__)
 
 WORKER_ENTRY = "leanlife_server.jobs.worker.run"
 # Training can take hours on big data; RQ's 180 s default would kill it.
 JOB_TIMEOUT_SECONDS = 24 * 3600
+# A job row is committed just before its RQ entry is written (within the Redis client's
+# socket timeouts); a queued job older than this that Redis lacks was lost, not in flight.
+ENQUEUE_GRACE_SECONDS = 30
+# In-process threads of each lane: a lane's jobs run at most this many at a time.
+THREADS_PER_LANE = 2
+# How often a job that waits for its turn (another job of its project and kind runs) looks again.
+TURN_POLL_SECONDS = 0.5
 
 
 class TrainingUnavailable(RuntimeError):
@@ -20,37 +33,62 @@ class TrainingUnavailable(RuntimeError):
 
 
 class Runner(Protocol):
-    def submit(self, job_id: int, target: str) -> None: ...
+    def submit(self, job_id: int, target: str, lane: str) -> None: ...
 
     def available(self) -> bool: ...
 
+    def lost(self, jobs: Sequence[Job]) -> list[Job]:
+        """Those of these queued jobs that will never run: the queue no longer holds them."""
+        ...
+
 
 class InProcessRunner:
-    """Runs jobs on a thread pool inside the web process (the embedded default)."""
+    """Runs jobs inside the web process (the embedded default), on one thread pool per lane,
+    so that big exports fill only their own lane."""
 
-    def __init__(self, app: Flask, workers: int = 2):
+    def __init__(self, app: Flask, threads_per_lane: int = THREADS_PER_LANE):
         self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leanlife-job")
+        self.pools = {lane: ThreadPoolExecutor(max_workers=threads_per_lane,
+                                               thread_name_prefix=f"leanlife-job-{lane}")
+                      for lane in LANES}
 
-    def submit(self, job_id: int, target: str) -> None:
-        self.pool.submit(self._run, job_id, target)
+    def submit(self, job_id: int, target: str, lane: str) -> None:
+        self.pools[lane].submit(self._run, job_id, target, lane)
 
     def available(self) -> bool:
         return True
 
-    def _run(self, job_id: int, target: str) -> None:
+    def lost(self, jobs: Sequence[Job]) -> list[Job]:
+        # The pool loses jobs only with its process; `leanlife serve` fails those at start.
+        return []
+
+    def _run(self, job_id: int, target: str, lane: str) -> None:
         from leanlife_server.jobs import execute
 
         with self.app.app_context():
-            execute(job_id, target)
+            started = execute(job_id, target, wait=False)
+        if not started:
+            # Another job of its project and kind runs: give the lane's thread to other
+            # projects' jobs meanwhile rather than sleep on it, and try again soon.
+            retry = threading.Timer(TURN_POLL_SECONDS, self._resubmit, (job_id, target, lane))
+            retry.daemon = True
+            retry.start()
+
+    def _resubmit(self, job_id: int, target: str, lane: str) -> None:
+        try:
+            self.submit(job_id, target, lane)
+        except RuntimeError:  # the pool shut down: the process is exiting
+            log.info("job %s not retried: the job threads have stopped", job_id)
 
 
-def queue_name(prefix: str) -> str:
-    return f"{prefix}-jobs"
+def redis_location(url: str) -> str:
+    """The Redis URL without its credentials, for messages."""
+    return url.rsplit("@", 1)[-1]
 
 
 class RQRunner:
-    """Enqueues jobs on the RQ queue ``<LEANLIFE_REDIS_PREFIX>-jobs`` for ``leanlife worker``."""
+    """Enqueues jobs on the RQ queue of their lane, ``<LEANLIFE_REDIS_PREFIX>-jobs-<lane>``,
+    for ``leanlife worker``."""
 
     def __init__(self, redis_url: str, prefix: str):
         from redis import Redis
@@ -59,13 +97,13 @@ class RQRunner:
         self.url = redis_url
         self.prefix = prefix
         self.redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-        self.queue = Queue(queue_name(prefix), connection=self.redis)
+        self.queues = {lane: Queue(queue_name(prefix, lane), connection=self.redis) for lane in LANES}
 
-    def submit(self, job_id: int, target: str) -> None:
+    def submit(self, job_id: int, target: str, lane: str) -> None:
         from redis.exceptions import RedisError
 
         try:
-            self.queue.enqueue(WORKER_ENTRY, job_id, target, job_id=f"{self.prefix}-job-{job_id}",
+            self.queues[lane].enqueue(WORKER_ENTRY, job_id, target, job_id=self.rq_job_id(job_id),
                                job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=3600, failure_ttl=86400)
         except RedisError as exc:
             raise TrainingUnavailable(f"the job queue is unavailable: Redis at {self._where()} "
@@ -80,5 +118,45 @@ class RQRunner:
         except RedisError:
             return False
 
+    def rq_job_id(self, job_id: int) -> str:
+        return f"{self.prefix}-job-{job_id}"
+
+    def lost(self, jobs: Sequence[Job]) -> list[Job]:
+        """Queued jobs whose RQ entry is gone (Redis restarted without persistence, or was
+        emptied) or ended without the job running. None while Redis does not answer."""
+        from redis.exceptions import RedisError
+        from rq.job import Job as RQJob
+        from rq.job import JobStatus
+
+        if not jobs:
+            return []
+        ended = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+        try:
+            entries = RQJob.fetch_many([self.rq_job_id(job.id) for job in jobs], connection=self.redis)
+        except RedisError as exc:
+            log.info("cannot check queued jobs: Redis at %s did not answer (%s)", self._where(), exc)
+            return []
+        settled = max(self._started_at(), utcnow() - timedelta(seconds=ENQUEUE_GRACE_SECONDS))
+        return [job for job, entry in zip(jobs, entries)
+                if (entry is None or entry.get_status(refresh=False) in ended)
+                and _as_utc(job.created_at) < settled]
+
+    def _started_at(self) -> datetime:
+        """When Redis last started, or up to 2 s earlier (INFO's uptime is the difference of
+        two whole-second clocks): a job created before then is not in flight, whatever its
+        age. The earliest time where INFO is not allowed."""
+        from redis.exceptions import RedisError
+
+        try:
+            uptime = self.redis.info("server")["uptime_in_seconds"]
+        except (RedisError, KeyError):
+            return datetime.min.replace(tzinfo=timezone.utc)
+        return utcnow() - timedelta(seconds=uptime + 1)
+
     def _where(self) -> str:
-        return self.url.rsplit("@", 1)[-1]
+        return redis_location(self.url)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; LeanLife stores UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -3,18 +3,31 @@
 The worker is an RQ ``SimpleWorker``: jobs run in the worker process itself, so heavy
 libraries (torch) and CUDA are initialised once per worker, not once per job, and killing
 the worker kills its job (the heartbeat then marks the job failed).
+
+Redis may go away at any time: RQ's worker then quits (or retries forever while idle), so
+``work`` starts a new one once Redis answers again, and a thread fails the queued jobs a
+restarted Redis lost, which would otherwise block their project's training for good.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import signal
 import threading
 
 from flask import Flask
+from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
-from leanlife_server.jobs.runners import queue_name
+from leanlife_server.jobs.lanes import LANES, legacy_queue_name, queue_name
+from leanlife_server.jobs.runners import redis_location
+
+log = logging.getLogger(__name__)
 
 _app: Flask | None = None
+# Longest wait between two tries to reach a lost Redis (RQ's own backoff goes to 60 s).
+RECONNECT_MAX_SECONDS = 10.0
 
 
 def _worker_app() -> Flask:
@@ -44,10 +57,85 @@ def _preload_query_strategies(app: Flask) -> None:
         importlib.import_module(definition.factory.partition(":")[0])
 
 
-def work(app: Flask, burst: bool = False) -> None:
-    """Serve jobs from ``LEANLIFE_REDIS_URL`` until stopped (or, with ``burst``, until empty)."""
+class LeanLifeWorker(SimpleWorker):
+    """RQ's ``SimpleWorker`` that shares its stop signal with ``work``, to tell a stop from a
+    lost Redis."""
+
+    max_connection_wait_time = RECONNECT_MAX_SECONDS
+
+    def __init__(self, *args, stop: threading.Event, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stop = stop
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop.set()
+        super().request_stop(signum, frame)
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        if self.stop.is_set():  # the signal came before RQ listened for it
+            raise StopRequested()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except Exception:  # Redis is down: RQ did not unsubscribe, and its listener would
+            if self.pubsub_thread is not None:  # retry (every 2 s) for good
+                self.pubsub_thread.stop()
+            raise
+
+
+def _fail_lost_jobs_forever(app: Flask, stop: threading.Event) -> None:
+    """Now and every ``LEANLIFE_JOB_HEARTBEAT_SECONDS``: fail the queued jobs that Redis lost
+    (it restarted without its data while they waited), so that their projects can train again."""
+    from leanlife_server.jobs import fail_lost_jobs
+
+    interval = app.config["LEANLIFE"].job_heartbeat_seconds
+    while True:
+        with app.app_context():
+            try:
+                fail_lost_jobs()
+            except Exception:  # the database may be down too: try again next round
+                log.exception("could not check the queued jobs against Redis")
+        if stop.wait(interval):
+            return
+
+
+def _wait_for_redis(connection, where: str, stop: threading.Event) -> bool:
+    """Block until Redis answers (True) or a stop signal comes (False)."""
+    from redis.exceptions import RedisError
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            connection.ping()
+            return True
+        except RedisError as exc:
+            log.warning("Redis at %s does not answer (%s); trying again in %.0f s", where, exc, delay)
+        stop.wait(delay)
+        delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+    return False
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    # RQ installs its own handlers while its worker runs; these serve in between.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: stop.set())
+
+
+def worker_queue_names(prefix: str, lanes: tuple[str, ...] = LANES) -> list[str]:
+    """The RQ queues a worker of these lanes empties, first to last: each lane's queue, and,
+    with every lane, the queue of releases before lanes."""
+    names = [queue_name(prefix, lane) for lane in lanes]
+    return names + [legacy_queue_name(prefix)] if set(lanes) == set(LANES) else names
+
+
+def work(app: Flask, burst: bool = False, lanes: tuple[str, ...] = LANES) -> None:
+    """Serve jobs of ``lanes`` (all by default, small ones first) from ``LEANLIFE_REDIS_URL``
+    until stopped (or, with ``burst``, until empty), riding out Redis outages."""
     from redis import Redis
-    from rq import Queue, SimpleWorker
+    from redis.exceptions import RedisError
+    from rq import Queue
 
     from leanlife_server.realtime import use_redis_emitter
 
@@ -60,6 +148,27 @@ def work(app: Flask, burst: bool = False) -> None:
     use_redis_emitter(app)
     threading.Thread(target=_preload_query_strategies, args=(app,), daemon=True,
                      name="leanlife-preload").start()
-    connection = Redis.from_url(settings.redis_url)
-    queue = Queue(queue_name(settings.redis_prefix), connection=connection)
-    SimpleWorker([queue], connection=connection).work(burst=burst)
+    stop = threading.Event()
+    threading.Thread(target=_fail_lost_jobs_forever, args=(app, stop), daemon=True,
+                     name="leanlife-lost-jobs").start()
+    where = redis_location(settings.redis_url)
+    connection = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
+    queues = [Queue(name, connection=connection) for name in worker_queue_names(settings.redis_prefix, lanes)]
+    log.info("serving the job queues %s at %s", ", ".join(q.name for q in queues), where)
+    try:
+        while True:
+            _stop_on_signals(stop)
+            if not _wait_for_redis(connection, where, stop):
+                return
+            worker = LeanLifeWorker(queues, connection=connection, stop=stop)
+            try:
+                worker.work(burst=burst)
+            except RedisError as exc:  # from RQ's teardown, which talks to Redis too
+                log.warning("the RQ worker stopped: Redis at %s: %s", where, exc)
+            except StopRequested:  # a stop signal that came during that teardown
+                pass
+            if burst or stop.is_set():
+                return
+            log.warning("the RQ worker lost Redis at %s; starting a new one once it answers", where)
+    finally:
+        stop.set()

@@ -108,26 +108,59 @@ def write_json(records: Iterable[DocumentRecord], context: FormatContext) -> Ite
 
 # CSV -------------------------------------------------------------------------------------
 
-def csv_rows(source: ImportSource) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) of a CSV file with a header row."""
+# A document may be longer than the csv module's 128 KiB default; validation enforces the
+# project's document size limit (LEANLIFE_MAX_DOCUMENT_CHARS) with a clear message.
+CSV_FIELD_LIMIT = 1 << 30
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+
+
+def _header(reader: csv.DictReader, required: Mapping[str, str | None]) -> list[str]:
+    """The header row; each column of ``required`` (column: the option that names it, if one
+    does) must be in it."""
+    header = reader.fieldnames
+    if header is None:
+        raise FormatError("the file is empty; a CSV file starts with a header row", "line 1", "header")
+    for column, option_name in required.items():
+        if column not in header:
+            hint = f"; name it with the {option_name} option" if option_name else ""
+            raise FormatError(f"the header has no {column!r} column (columns: {', '.join(header)})"
+                              f"{hint}", "line 1", column)
+    return header
+
+
+def csv_rows(source: ImportSource, required: Mapping[str, str | None] | None = None
+             ) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a CSV file with a header row (checked to have the ``required``
+    columns). Every row has as many cells as the header: a short row, like a quoted field the
+    file ends in, is a file cut short."""
     with source.open() as stream:
-        reader = csv.DictReader(stream)
+        reader = csv.DictReader(stream, strict=True)
+        done = 0  # the last line of the last complete row
         try:
+            header = _header(reader, required or {})
+            done = reader.line_num
             for row in reader:
-                if None in row:
-                    raise FormatError(f"has {len(reader.fieldnames) + len(row[None])} cells; the "
-                                      f"header has {len(reader.fieldnames)}", f"line {reader.line_num}", "row")
+                cells = len(header) + len(row.get(None, ())) - sum(v is None for v in row.values())
+                if cells != len(header):
+                    raise FormatError(f"has {cells} cells; the header has {len(header)}",
+                                      f"line {reader.line_num}", "row")
                 yield reader.line_num, row
+                done = reader.line_num
         except csv.Error as exc:
+            if str(exc) == "unexpected end of data":
+                raise FormatError("a quoted field opened on or after this line is never closed: "
+                                  "the file is cut short or a quote is missing",
+                                  f"line {done + 1}", "row") from None
             raise FormatError(f"is not valid CSV ({exc})", f"line {reader.line_num}", "row") from None
 
 
-def grouped_rows(source: ImportSource, key: str) -> Iterator[tuple[int, list[dict[str, str]]]]:
+def grouped_rows(source: ImportSource, key: str, required: Mapping[str, str | None] | None = None
+                 ) -> Iterator[tuple[int, list[dict[str, str]]]]:
     """Consecutive rows with the same value in column ``key`` (several annotations of one
     document); without that column every row stands alone."""
     group: list[dict[str, str]] = []
     first = 0
-    for number, row in csv_rows(source):
+    for number, row in csv_rows(source, required):
         if group and (key not in row or row[key] != group[0][key]):
             yield first, group
             group = []
@@ -144,15 +177,16 @@ def cell_explanations(cell: str | None) -> tuple:
 
 def read_csv(source: ImportSource) -> Iterator[DocumentRecord]:
     """A ``text`` column; in projects with document labels a ``label`` column (and
-    ``explanation``, ``annotator``); ``document`` groups rows; other columns become metadata."""
+    ``explanation``, ``annotator``); ``document`` groups rows; other columns become metadata.
+    A column named by the ``text_column`` or ``label_column`` option must exist."""
     text_column = option(source.context, "text_column", "text")
     label_column = option(source.context, "label_column", "label")
+    required = {text_column: "text_column"}
+    if "label_column" in source.context.options:
+        required[label_column] = "label_column"
     labels = DOCUMENT in source.context.label_kinds
     reserved = {text_column, "document"} | ({label_column, "explanation", "annotator"} if labels else set())
-    for number, rows in grouped_rows(source, "document"):
-        if text_column not in rows[0]:
-            raise FormatError(f"the header has no {text_column!r} column (columns: "
-                              f"{', '.join(rows[0])}); name it with text_column", "line 1", text_column)
+    for number, rows in grouped_rows(source, "document", required):
         meta = {k: v for k, v in rows[0].items() if k not in reserved}
         annotations = tuple(
             RecordAnnotation(row[label_column], explanations=cell_explanations(row.get("explanation")),

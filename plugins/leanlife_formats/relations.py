@@ -135,7 +135,7 @@ def _offset(row: dict, key: str, number: int) -> int:
 
 def read_relations_csv(source: ImportSource) -> Iterator[DocumentRecord]:
     """Rows of one document (same ``document`` value, consecutive) share their entities."""
-    for number, rows in grouped_rows(source, "document"):
+    for number, rows in grouped_rows(source, "document", {"text": None}):
         entities: dict[tuple[int, int, str], int] = {}
         annotations: list[RecordAnnotation] = []
 
@@ -154,8 +154,6 @@ def read_relations_csv(source: ImportSource) -> Iterator[DocumentRecord]:
             annotations.append(RecordAnnotation(row["relation"], subject=subject, object=obj,
                                                 explanations=cell_explanations(row.get("explanation")),
                                                 annotator=row.get("annotator") or None))
-        if "text" not in rows[0]:
-            raise FormatError("the header has no 'text' column", "line 1", "text")
         yield DocumentRecord(rows[0]["text"], annotations=tuple(annotations), location=f"line {number}")
 
 

@@ -19,9 +19,12 @@ from leanlife_server.plugin_api import (
     Span,
     TaskDefinition,
     ValidationError,
+    check_disjoint,
+    check_span_limit,
     read_explanation_list,
     read_label,
     read_span,
+    read_span_list,
 )
 from leanlife_ner.metrics import evaluate as evaluate_entities
 
@@ -32,25 +35,24 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
 
 
+def _trigger_span_count(items: list[Mapping[str, Any]]) -> int:
+    return sum(len(item["spans"]) if isinstance(item.get("spans"), list) else 1 for item in items)
+
+
 def read_triggers(payload: Mapping[str, Any], doc: DocumentContext, entity: Span) -> tuple[ExplanationIn, ...]:
+    """Each trigger's spans lie in the text, off the entity, and neither overlap nor repeat
+    each other (spans of different triggers may)."""
+    items = read_explanation_list(payload, doc, (EXPLANATION_TRIGGER,))
+    check_span_limit(_trigger_span_count(items), doc, "explanations", "trigger spans")
     triggers = []
-    for i, item in enumerate(read_explanation_list(payload, doc, (EXPLANATION_TRIGGER,))):
+    for i, item in enumerate(items):
         where = f"explanations[{i}].spans"
-        raw_spans = item.get("spans")
-        if not isinstance(raw_spans, list) or not raw_spans:
-            raise ValidationError(where, "a trigger needs a non-empty list of spans")
-        spans: list[Span] = []
-        for j, raw in enumerate(raw_spans):
-            if not isinstance(raw, Mapping):
-                raise ValidationError(f"{where}[{j}]", "must be an object with start and end")
-            span = read_span(raw, doc.text, f"{where}[{j}].")
+        spans = read_span_list(item.get("spans"), doc.text, where)
+        for j, span in enumerate(spans):
             if _overlaps(span, entity):
                 raise ValidationError(f"{where}[{j}]", f"trigger span [{span.start}, {span.end}) "
                                                        f"overlaps the entity [{entity.start}, {entity.end})")
-            if any(_overlaps(span, other) for other in spans):
-                raise ValidationError(f"{where}[{j}]", "overlaps another span of the same trigger")
-            spans.append(span)
-        triggers.append(ExplanationIn(EXPLANATION_TRIGGER, spans=tuple(sorted(spans, key=lambda s: s.start))))
+        triggers.append(ExplanationIn(EXPLANATION_TRIGGER, spans=check_disjoint(spans, where, "trigger span")))
     return tuple(triggers)
 
 
@@ -67,6 +69,7 @@ NER = TaskDefinition(
     label_kinds=(SPAN,),
     explanation_kinds=(EXPLANATION_TRIGGER,),
     ui_component="ner",
+    view="view.js",  # built from view/ into static/ by `make install`
     parse_annotation=parse_entity,
     description="Character spans with entity labels; explanations are trigger spans.",
     evaluate=evaluate_entities,

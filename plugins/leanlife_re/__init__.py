@@ -19,8 +19,8 @@ from leanlife_server.plugin_api import (
     read_int,
     read_label,
     read_natural_language_explanations,
+    read_span,
 )
-from leanlife_ner import parse_entity
 from leanlife_re.metrics import evaluate as evaluate_relations
 
 hookimpl = pluggy.HookimplMarker("leanlife")
@@ -38,7 +38,8 @@ def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -
     if "start" in payload and "subject" not in payload and "object" not in payload:
         if payload.get("explanations"):
             raise ValidationError("explanations", "entities in a relation project carry no explanations")
-        return parse_entity(payload, doc)
+        entity = read_span(payload, doc.text)
+        return AnnotationData(SPAN, read_label(payload, doc, SPAN), start=entity.start, end=entity.end)
     label = read_label(payload, doc, RELATION)
     subject = _entity(payload, doc, "subject")
     obj = _entity(payload, doc, "object")
@@ -55,6 +56,7 @@ RE = TaskDefinition(
     explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
     input_kinds=(SPAN,),
     ui_component="re",
+    view="view.js",  # built from view/ into static/ by `make install`
     parse_annotation=parse_relation_or_entity,
     description="Directed relations between entity spans; explanations are sentences.",
     evaluate=evaluate_relations,

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 from typing import Collection, Mapping, Sequence
 
-from leanlife_server.plugin_api import RELATION, SPAN, AnnotationData, DocumentPrediction, Example
-from leanlife_ner.metrics import check_aligned, precision_recall_f1
+from leanlife_server.plugin_api import (
+    RELATION,
+    SPAN,
+    AnnotationData,
+    DocumentPrediction,
+    Example,
+    check_aligned,
+    precision_recall_f1,
+)
 
 NO_RELATION_LABELS = ("Other", "no_relation")
 

@@ -36,6 +36,7 @@ SA = TaskDefinition(
     label_kinds=(DOCUMENT,),
     explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
     ui_component="sa",
+    view="view.js",  # built from view/ into static/ by `make install`
     parse_annotation=parse_document_label,
     description="A label per document; explanations are sentences.",
     evaluate=evaluate_document_labels,

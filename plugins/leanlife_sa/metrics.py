@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from leanlife_server.plugin_api import DOCUMENT, DocumentPrediction, Example
-from leanlife_ner.metrics import check_aligned, precision_recall_f1
+from leanlife_server.plugin_api import DOCUMENT, DocumentPrediction, Example, check_aligned, precision_recall_f1
 
 
 def evaluate(gold: Sequence[Example], predicted: Sequence[DocumentPrediction]) -> dict[str, float]:

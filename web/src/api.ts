@@ -66,33 +66,15 @@ export function has(caps: Capabilities, path: string): boolean {
 }
 
 export interface Page<T> { items: T[]; next_cursor: number | null }
-export interface User { id: number; username: string; is_admin: boolean }
-export interface Label { id: number; name: string; kind: string; color: string; shortcut: string | null }
-export interface Project {
-  id: number; name: string; description: string; task: string; explanation_kind: string;
-  multi_label: boolean; annotators_see_others: boolean; role: string | null;
-  settings: ProjectSettings;
-}
-export interface ProjectSettings {
-  model: string | null; model_config: Record<string, unknown>;
-  retrain_policy: { mode: string; n?: number; seconds?: number };
-  query_strategy: string | null; confidence_threshold: number | null; device: string | null;
-}
+import type { User } from "./contract";
+
+// The data shapes a task view receives are part of the view contract.
+export type {
+  Annotation, Doc, Explanation, Label, MySettings, Offsets, Project, ProjectSettings, User,
+} from "./contract";
 export interface TaskInfo {
   name: string; title: string; label_kinds: string[]; explanation_kinds: string[]; ui_component: string;
+  view_url: string | null; // the task plugin's view module (contract.ts), if it ships one
 }
 export interface Registration { kind: string; name: string; plugin: string; version: string }
-export interface Explanation { id?: number; kind: string; text?: string; spans?: Offsets[] }
-export interface Offsets { start: number; end: number }
-export interface Annotation {
-  id: number; document_id: number; user_id: number | null; kind: string; label: string;
-  source: string; explanations: Explanation[]; start?: number; end?: number;
-  subject?: number; object?: number;
-}
-export interface Doc {
-  id: number; text: string; meta: Record<string, unknown>; finished: boolean; annotations: Annotation[];
-}
 export interface Member { user: User; role: string; settings: Record<string, unknown> }
-export interface MySettings {
-  show_recommendations: boolean; min_recommendation_confidence: number; show_others_annotations: boolean;
-}

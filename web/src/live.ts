@@ -28,8 +28,10 @@ export function connectProject(projectId: number, onState: (s: ConnectionState) 
   // wait for it to be parsed.
   import("socket.io-client").then(({ io }) => {
     if (closed) return;
+    // WebSocket first: a long-polling session lives in one web process, and without sticky
+    // sessions (several `serve` workers or processes) its next poll may reach another one.
     socket = io({ path: "/socket.io", withCredentials: true, auth: { project_id: projectId },
-                  query: { project_id: String(projectId) } });
+                  query: { project_id: String(projectId) }, transports: ["websocket", "polling"] });
     listen(socket, projectId, onState, onEvent);
   }).catch(() => onState("lost"));
   return { close: () => { closed = true; socket?.close(); } };

@@ -1,42 +1,20 @@
 // The annotator's workspace: loads a document, moves to the next one, counts progress, keeps
-// an undo stack, listens for live updates, and hands the document to the task's view.
+// an undo stack, listens for live updates, and hands the document to the task's view, which
+// the task's plugin ships (contract.ts, taskview.tsx).
 
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import {
-  ApiError, countOf, del, get, has, loadCapabilities, patch, post, put,
+  ApiError, api, countOf, del, get, has, loadCapabilities, patch, post, put,
   type Annotation, type Capabilities, type Doc, type Label, type MySettings, type Project, type TaskInfo, type User,
 } from "../api";
+import { HOST_KEYS, type KeyHandler, type KeyHelp, type Recommendation, type ViewHandle, type ViewProps } from "../contract";
+import { isTyping } from "../kit/keys";
 import { connectProject, liveAvailable, type ConnectionState } from "../live";
-import { isTyping, useKeys } from "../keys";
 import { forgetPrefetched, take } from "../prefetch";
-import { tokenize, type Token } from "../text";
 import { navigate } from "../router";
-import { NerView } from "./ner";
-import { ReView } from "./re";
-import { SaView } from "./sa";
-import { SettingsPanel, type KeyHelp } from "./settings";
+import { SettingsPanel } from "./settings";
+import { PlainView, useTaskView, ViewMount } from "./taskview";
 import { TrainingIndicator, type TrainingState } from "./training";
-
-// One item of GET .../model/recommendations/<document_id> (and of the "recommendations" push).
-// `evidence` is what the model says about why; TriggerNER sends `triggers`, the phrases of
-// the training triggers its prototypes matched (they need not occur in this document).
-export interface Recommendation {
-  kind: string; label: string; start?: number; end?: number; subject?: number; object?: number;
-  confidence: number; evidence?: { triggers?: string[] };
-}
-
-// What every task view gets: the document, the labels, and the annotation operations, each
-// of which lands on the undo stack.
-export interface Workspace {
-  project: Project; labels: Label[]; me: User; doc: Doc; tokens: Token[];
-  mine: Annotation[]; others: Annotation[]; recommendations: Recommendation[];
-  caps: Capabilities; settings: MySettings;
-  create(payload: Record<string, unknown>, what: string): Promise<Annotation | null>;
-  update(annotation: Annotation, payload: Record<string, unknown>, what: string): Promise<Annotation | null>;
-  remove(annotation: Annotation, what: string): Promise<void>;
-  reject(recommendation: Recommendation): void;
-  say(message: string): void;
-}
 
 interface UndoStep { what: string; run(): Promise<void> }
 
@@ -50,7 +28,8 @@ export function payloadOf(a: Annotation): Record<string, unknown> {
 }
 
 const APP_KEYS: KeyHelp[] = [
-  ["]", "finish this document and go to the next"], ["[", "back to the previous document"],
+  ["]", "finish this document and go to the next"], ["}", "skip this document (not finished) and go to the next"],
+  ["[", "back to the previous document"],
   ["Ctrl+Z", "undo the last change"], ["?", "settings and shortcuts"],
 ];
 
@@ -80,6 +59,8 @@ export function Annotate({ projectId, documentId, me }: Props) {
   const [training, setTraining] = useState<TrainingState | null>(null);
   const [firstShown, setFirstShown] = useState(false);
   const undo = useRef<UndoStep[]>([]);
+  const viewHandle = useRef<ViewHandle | null>(null);
+  const viewKeys = useRef(new Set<KeyHandler>());
   const history = useRef<number[]>([]);
   const docRef = useRef<Doc | null>(null);
   docRef.current = doc;
@@ -105,9 +86,10 @@ export function Annotate({ projectId, documentId, me }: Props) {
   }, [base]);
 
   const refreshProgress = useCallback(async () => {
-    const [finished, total] = await Promise.all([
-      countOf(`${base}/documents?status=finished&annotator=${me.id}`), countOf(`${base}/documents`)]);
-    setProgress(`${finished} / ${total} finished`);
+    const [finished, skipped, total] = await Promise.all([
+      countOf(`${base}/documents?status=finished&annotator=${me.id}`),
+      countOf(`${base}/documents?status=skipped&annotator=${me.id}`), countOf(`${base}/documents`)]);
+    setProgress(`${finished} / ${total} finished · ${skipped} skipped`);
   }, [base, me.id]);
 
   const openDocument = useCallback(async (id: number, remember = true) => {
@@ -140,13 +122,15 @@ export function Annotate({ projectId, documentId, me }: Props) {
     return null;
   }, [base, me.id]);
 
-  const next = useCallback(async () => {
+  // The view saves what it still holds (e.g. an entity waiting for its trigger) first.
+  const leaveDocument = useCallback(() => viewHandle.current?.flush?.() ?? Promise.resolve(), []);
+
+  // Leaves the current document, marked the way `mark` says (finished, skipped), for the next.
+  const moveOn = useCallback(async (mark: (current: Doc) => Promise<void>, said = "") => {
     try {
+      await leaveDocument();
       const current = docRef.current;
-      if (current && !current.finished) {
-        await put(`${base}/documents/${current.id}/finished`);
-        undo.current.push({ what: "finish document", run: () => del(`${base}/documents/${current.id}/finished`) });
-      }
+      if (current) await mark(current);
       const id = await findNext();
       if (id === null) {
         setDone(true);
@@ -154,16 +138,29 @@ export function Annotate({ projectId, documentId, me }: Props) {
         say("Every document is finished.");
       } else {
         await openDocument(id);
-        say("");
+        say(said);
       }
       refreshProgress().catch(fail);
     } catch (e) { fail(e); }
-  }, [base, findNext, openDocument, refreshProgress, say, fail]);
+  }, [findNext, openDocument, refreshProgress, say, fail, leaveDocument]);
+
+  const next = useCallback(() => moveOn(async (current) => {
+    if (current.finished) return;
+    await put(`${base}/documents/${current.id}/finished`);
+    undo.current.push({ what: "finish document", run: () => del(`${base}/documents/${current.id}/finished`) });
+  }), [base, moveOn]);
+
+  // Skipping takes the document out of my queue until the next retraining, not finished.
+  const skip = useCallback(() => moveOn(async (current) => {
+    await put(`${base}/documents/${current.id}/skipped`);
+    undo.current.push({ what: "skip document", run: () => del(`${base}/documents/${current.id}/skipped`) });
+  }, "Skipped the document: it comes back after the next retraining."), [base, moveOn]);
 
   const back = useCallback(() => {
-    const id = history.current.pop();
-    if (id !== undefined) openDocument(id, false).catch(fail);
-  }, [openDocument, fail]);
+    const id = history.current.at(-1);
+    if (id === undefined) return;
+    leaveDocument().then(() => { history.current.pop(); return openDocument(id, false); }).catch(fail);
+  }, [openDocument, fail, leaveDocument]);
 
   const undoLast = useCallback(async () => {
     const step = undo.current.pop();
@@ -244,15 +241,32 @@ export function Annotate({ projectId, documentId, me }: Props) {
     return () => { closed = true; connection?.close(); };
   }, [projectId, firstShown]);
 
-  useKeys((e) => {
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z" && !isTyping(e)) { e.preventDefault(); undoLast(); return; }
-      if (isTyping(e) || e.ctrlKey || e.metaKey || e.altKey) return;
-      if (e.key === "]") { e.preventDefault(); next(); }
-      else if (e.key === "[") { e.preventDefault(); back(); }
-      else if (e.key === "?") { e.preventDefault(); setShowSettings((v) => !v); }
-  });
+  // One key listener: the workspace's own keys first, every other key to the task's view.
+  const onKey = (e: KeyboardEvent) => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z" && !isTyping(e)) { e.preventDefault(); undoLast(); return; }
+    if (!isTyping(e) && !e.ctrlKey && !e.metaKey && !e.altKey && HOST_KEYS.has(e.key)) {
+      e.preventDefault();
+      if (e.key === "]") next();
+      else if (e.key === "}") skip();
+      else if (e.key === "[") back();
+      else setShowSettings((v) => !v);
+      return;
+    }
+    viewKeys.current.forEach((handler) => handler(e));
+  };
+  const latestOnKey = useRef(onKey);
+  latestOnKey.current = onKey;
+  useEffect(() => {
+    const listener = (e: KeyboardEvent) => latestOnKey.current(e);
+    window.addEventListener("keydown", listener);
+    return () => window.removeEventListener("keydown", listener);
+  }, []);
+  const registerViewKeys = useCallback((handler: KeyHandler) => {
+    viewKeys.current.add(handler);
+    return () => { viewKeys.current.delete(handler); };
+  }, []);
 
-  const tokens = useMemo(() => (doc ? tokenize(doc.text) : []), [doc?.text]);
+  const { view, error: viewError } = useTaskView(task?.view_url);
 
   if (!project || !settings) return <main class="page"><p>{message || "Loading…"}</p></main>;
 
@@ -261,8 +275,8 @@ export function Annotate({ projectId, documentId, me }: Props) {
       && !rejected.has(`${r.label}:${r.start}:${r.end}`))
     : [];
 
-  const workspace: Workspace | null = doc && {
-    project, labels, me, doc, tokens, caps, settings,
+  const workspace: ViewProps | null = doc && {
+    project, labels, me, doc, settings,
     mine: doc.annotations.filter((a) => a.user_id === me.id),
     others: doc.annotations.filter((a) => a.user_id !== me.id),
     recommendations: visibleRecs,
@@ -296,9 +310,11 @@ export function Annotate({ projectId, documentId, me }: Props) {
       setRejected((s) => new Set(s).add(`${r.label}:${r.start}:${r.end}`));
       say(`Rejected ${r.label}.`);
     },
+    onKey: registerViewKeys,
+    request: (method, path, body) => api(method, path, body),
+    can: (path) => has(caps, path),
   };
 
-  const component = task?.ui_component;
   const saveSettings = async (change: Partial<MySettings>) => {
     try { setSettings(await patch<MySettings>(`${base}/me/settings`, change)); } catch (e) { fail(e); }
   };
@@ -310,11 +326,12 @@ export function Annotate({ projectId, documentId, me }: Props) {
         <strong>{project.name}</strong>
         <span class="muted">{task?.title ?? project.task}</span>
         <span data-testid="progress" class="progress">{progress}</span>
-        {doc && <span class="muted">document #{doc.id}{doc.finished ? " (finished)" : ""}</span>}
+        {doc && <span class="muted">document #{doc.id}{doc.finished ? " (finished)" : doc.skipped ? " (skipped)" : ""}</span>}
         <span class="grow" />
         <TrainingIndicator connection={connection} training={training} />
         <button onClick={back} title="[">Back</button>
         <button onClick={undoLast} title="Ctrl+Z">Undo</button>
+        <button onClick={skip} title="} (Shift+]): not finished, back after the next retraining" data-testid="skip" disabled={!doc}>Skip {"}"}</button>
         <button onClick={next} title="]" data-testid="next">Next ]</button>
         <button onClick={() => setShowSettings((v) => !v)} title="?">Settings ?</button>
         {project.role === "owner" && <a href={`#/projects/${projectId}/console`}>Console</a>}
@@ -322,13 +339,11 @@ export function Annotate({ projectId, documentId, me }: Props) {
       {connection === "lost" && <div class="banner" role="alert">Connection lost — reconnecting…</div>}
       <p class="status" role="status" data-testid="status">{message}</p>
       {done && <p class="done">All documents are finished. Press <kbd>[</kbd> to go back.</p>}
-      {workspace && component === "ner" && <NerView w={workspace} />}
-      {workspace && component === "re" && <ReView w={workspace} />}
-      {workspace && component === "sa" && <SaView w={workspace} />}
-      {workspace && !["ner", "re", "sa"].includes(component ?? "") &&
-        <p class="error">This UI has no view for the task's component {String(component)}.</p>}
+      {viewError && <p class="error" role="alert">{viewError}</p>}
+      {workspace && view && <ViewMount view={view} props={workspace} handle={viewHandle} />}
+      {workspace && task && !task.view_url && <PlainView props={workspace} />}
       {showSettings && (
-        <SettingsPanel settings={settings} labels={labels} appKeys={APP_KEYS} task={component ?? ""}
+        <SettingsPanel settings={settings} labels={labels} appKeys={APP_KEYS} taskKeys={view?.keyHelp ?? []}
           mayShowOthers={project.role === "owner" || project.annotators_see_others}
           onChange={saveSettings} onClose={() => setShowSettings(false)} />
       )}

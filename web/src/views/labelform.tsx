@@ -1,6 +1,6 @@
 // The fields of one label (name, kind, colour, shortcut), for the create-project form and the console.
 
-import { RESERVED_KEYS } from "./labels";
+import { RESERVED_SHORTCUT_KEYS } from "../contract";
 
 export interface LabelDraft { name: string; kind: string; color: string; shortcut: string }
 
@@ -13,7 +13,7 @@ export function newDraft(kind: string, index: number): LabelDraft {
 // The shortcut problem to show next to the field, if any.
 export function shortcutProblem(drafts: LabelDraft[], draft: LabelDraft): string {
   if (!draft.shortcut) return "";
-  if (RESERVED_KEYS.has(draft.shortcut)) return `“${draft.shortcut}” is a workspace key`;
+  if (RESERVED_SHORTCUT_KEYS.has(draft.shortcut)) return `“${draft.shortcut}” is a workspace key`;
   if (drafts.some((d) => d !== draft && d.shortcut.toLowerCase() === draft.shortcut.toLowerCase())) return "taken";
   return "";
 }

@@ -121,7 +121,7 @@ function Users() {
       <h3>Users</h3>
       <p class="muted">{users.map((u) => u.username).join(", ")}</p>
       <input aria-label="new username" placeholder="username" value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} />
-      <input aria-label="new password" placeholder="password (8+)" type="password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+      <input aria-label="new password" placeholder="password (10+)" type="password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
       <button type="submit">Add user</button>
       {error && <p class="error" role="alert">{error}</p>}
     </form>

@@ -1,21 +1,15 @@
 // The annotator's own settings (which recommendations to see) and the shortcut overview.
 
-import type { Label, MySettings } from "../api";
-import { NER_KEYS } from "./ner";
-import { RE_KEYS } from "./re";
-import { SA_KEYS } from "./sa";
-
-export type KeyHelp = [string, string];
-
-// A function, not a constant: the task views import the workspace, which imports this.
-const taskKeys = (task: string): KeyHelp[] => ({ ner: NER_KEYS, re: RE_KEYS, sa: SA_KEYS } as Record<string, KeyHelp[]>)[task] ?? [];
+import type { KeyHelp, Label, MySettings } from "../contract";
 
 interface Props {
-  settings: MySettings; labels: Label[]; appKeys: KeyHelp[]; task: string; mayShowOthers: boolean;
+  settings: MySettings; labels: Label[];
+  appKeys: KeyHelp[]; taskKeys: KeyHelp[]; // the workspace's keys, and those the task's view declares
+  mayShowOthers: boolean;
   onChange: (change: Partial<MySettings>) => void; onClose: () => void;
 }
 
-export function SettingsPanel({ settings, labels, appKeys, task, mayShowOthers, onChange, onClose }: Props) {
+export function SettingsPanel({ settings, labels, appKeys, taskKeys, mayShowOthers, onChange, onClose }: Props) {
   return (
     <div class="drawer" role="dialog" aria-label="Settings and shortcuts" data-testid="settings">
       <button class="x close" onClick={onClose} title="Close">×</button>
@@ -35,7 +29,7 @@ export function SettingsPanel({ settings, labels, appKeys, task, mayShowOthers, 
           {labels.filter((l) => l.shortcut).map((l) => (
             <tr key={l.id}><td><kbd>{l.shortcut}</kbd></td><td>{l.name} <span class="muted">({l.kind})</span></td></tr>
           ))}
-          {[...taskKeys(task), ...appKeys].map(([key, what]) => (
+          {[...taskKeys, ...appKeys].map(([key, what]) => (
             <tr key={key + what}><td><kbd>{key}</kbd></td><td>{what}</td></tr>
           ))}
         </tbody>

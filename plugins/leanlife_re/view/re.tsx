@@ -1,0 +1,146 @@
+// RE: the document's entities are highlighted; choose the subject, then the object, then the
+// relation, and explain it. New entities are made by selecting words and a span label. The
+// model's recommended relations are listed with their evidence; hovering one marks the words
+// it cites.
+
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import {
+  DocumentText, EvidenceNotes, ExplanationBox, LabelButtons, evidenceTriggers, isTyping, spansToTokens, labelForKey, tokenRange, tokenize, useKeys,
+  type Annotation, type KeyHelp, type Label, type TokenMark, type ViewComponentProps,
+} from "@leanlife/kit";
+
+export const RE_KEYS: KeyHelp[] = [
+  ["click an entity / ← → then Space", "choose the subject, then the object"],
+  ["relation key", "choose the relation (then write the explanation)"],
+  ["Ctrl+Enter", "save the relation"], ["drag words + entity key", "add an entity"], ["Esc", "start over"],
+];
+
+export function ReView({ w }: ViewComponentProps) {
+  const { doc, labels } = w;
+  const tokens = useMemo(() => tokenize(doc.text), [doc.text]);
+  const [subject, setSubject] = useState<number | null>(null);
+  const [object, setObject] = useState<number | null>(null);
+  const [relation, setRelation] = useState<string | null>(null);
+  const [focus, setFocus] = useState(0);
+  const [pending, setPending] = useState<[number, number] | null>(null);
+  const [text, setText] = useState("");
+  const [hovered, setHovered] = useState<number | null>(null); // a recommendation's row under the mouse
+  const box = useRef<HTMLTextAreaElement | null>(null);
+  const explains = w.project.explanation_kind === "natural_language";
+
+  const entities = [...w.mine, ...w.others].filter((a) => a.kind === "span").sort((a, b) => a.start! - b.start!);
+  const relations = w.mine.filter((a) => a.kind === "relation");
+  const byId = new Map(entities.map((e) => [e.id, e]));
+  const nameOf = (id: number | null | undefined) => {
+    const e = id == null ? undefined : byId.get(id);
+    return e ? doc.text.slice(e.start, e.end) : "?";
+  };
+
+  const reset = () => { setSubject(null); setObject(null); setRelation(null); setText(""); setPending(null); };
+  useEffect(() => { reset(); setFocus(0); setHovered(null); }, [doc.id]);
+  const recs = w.recommendations.filter((r) => r.kind === "relation");
+
+  const choose = (e: Annotation) => {
+    setPending(null);
+    if (subject === null || object !== null) { setSubject(e.id); setObject(null); w.say(`Subject: ${nameOf(e.id)}. Now the object.`); }
+    else if (e.id !== subject) { setObject(e.id); w.say("Now the relation."); }
+  };
+
+  const save = async (name = relation) => {
+    if (subject === null || object === null || !name) { w.say("Choose a subject, an object and a relation."); return; }
+    const row = await w.create({ label: name, subject, object,
+                                 explanations: text.trim() ? [{ kind: "natural_language", text }] : [] }, `relation ${name}`);
+    if (row) { w.say(`Saved ${nameOf(subject)} —${name}→ ${nameOf(object)}.`); reset(); }
+  };
+
+  const pickRelation = (l: Label) => {
+    setRelation(l.name);
+    if (explains) { box.current?.focus(); } else save(l.name);
+  };
+
+  const addEntity = async (l: Label) => {
+    if (!pending) { w.say("Select words first."); return; }
+    setPending(null);
+    await w.create({ label: l.name, start: tokens[pending[0]].start, end: tokens[pending[1]].end }, `entity ${l.name}`);
+  };
+
+  useKeys(w, (e) => {
+      if (isTyping(e)) return;
+      const span = pending ? labelForKey(labels, e, "span") : undefined;
+      const rel = labelForKey(labels, e, "relation");
+      if (span) { e.preventDefault(); addEntity(span); }
+      else if (rel) { e.preventDefault(); pickRelation(rel); }
+      else if ((e.key === "ArrowRight" || e.key === "ArrowLeft") && entities.length) {
+        e.preventDefault();
+        setFocus((f) => (f + (e.key === "ArrowRight" ? 1 : -1) + entities.length) % entities.length);
+      } else if (e.key === " " && entities[focus]) { e.preventDefault(); choose(entities[focus]); }
+      else if (e.key === "Escape") reset();
+  });
+
+  const colorOf = (name: string) => labels.find((l) => l.name === name)?.color ?? "#888888";
+  const marks = new Map<number, TokenMark>();
+  entities.forEach((e, k) => {
+    const range = tokenRange(tokens, e.start!, e.end!);
+    if (!range) return;
+    const role = e.id === subject ? "subj" : e.id === object ? "obj" : "";
+    for (let i = range[0]; i <= range[1]; i++) {
+      marks.set(i, { className: `ent ${role} ${k === focus ? "focus" : ""}`, color: colorOf(e.label), title: e.label,
+                     tag: i === range[1] ? (role === "subj" ? `${e.label} · subject` : role === "obj" ? `${e.label} · object` : e.label) : undefined });
+    }
+  });
+  if (hovered !== null && recs[hovered]) spansToTokens(tokens, evidenceTriggers(recs[hovered], doc.text))
+    .forEach((i) => marks.set(i, { ...marks.get(i), className: `${marks.get(i)?.className ?? ""} rec-trig` }));
+  if (pending) for (let i = pending[0]; i <= pending[1]; i++) marks.set(i, { ...marks.get(i), className: `${marks.get(i)?.className ?? ""} pending` });
+
+  const onTokenClick = (i: number) => {
+    const hit = entities.find((e) => tokens[i].start >= e.start! && tokens[i].end <= e.end!);
+    if (hit) { setFocus(entities.indexOf(hit)); choose(hit); } else setPending([i, i]);
+  };
+  const onSelect = (start: number, end: number) => setPending(tokenRange(tokens, start, end));
+
+  return (
+    <div class="task">
+      <section class="main">
+        <p class="hint" data-testid="re-state">
+          Subject: <b>{subject === null ? "—" : nameOf(subject)}</b> · Object: <b>{object === null ? "—" : nameOf(object)}</b>
+          {" "}· Relation: <b>{relation ?? "—"}</b>
+        </p>
+        <DocumentText text={doc.text} tokens={tokens} marks={marks} onTokenClick={onTokenClick} onSelect={onSelect} />
+        <h4>Relation</h4>
+        <LabelButtons labels={labels} kind="relation" active={relation} onPick={pickRelation} />
+        <ExplanationBox w={w} value={text} onInput={setText} onSave={() => save()} inputRef={box}
+          context={{ label: relation, subject, object }} />
+        {explains && <button class="primary" onClick={() => save()}>Save relation</button>}
+        <h4>Entities <span class="muted">(select words, then a type)</span></h4>
+        <LabelButtons labels={labels} kind="span" onPick={addEntity} />
+      </section>
+      <aside class="side">
+        <h3>Relations ({relations.length})</h3>
+        <ul class="list" data-testid="relations">
+          {relations.map((r) => (
+            <li key={r.id}>
+              <span>{nameOf(r.subject)}</span>
+              <span class="chip" style={{ backgroundColor: colorOf(r.label) }}>{r.label}</span>
+              <span>{nameOf(r.object)}</span>
+              {r.explanations.map((x, k) => <q key={k}>{x.text}</q>)}
+              <button class="x" title="Delete" onClick={() => w.remove(r, `delete ${r.label}`)}>×</button>
+            </li>
+          ))}
+        </ul>
+        {recs.length > 0 && <>
+          <h3>Recommended ({recs.length})</h3>
+          <ul class="list" data-testid="recommendations">
+            {recs.map((r, i) => (
+              <li key={i} onMouseEnter={() => setHovered(i)} onMouseLeave={() => setHovered(null)}>
+                <span>{nameOf(r.subject)}</span>
+                <span class="chip dashed" style={{ borderColor: colorOf(r.label) }}>{r.label} {Math.round(r.confidence * 100)}%</span>
+                <span>{nameOf(r.object)}</span>
+                <EvidenceNotes r={r} text={doc.text} />
+              </li>
+            ))}
+          </ul>
+        </>}
+      </aside>
+    </div>
+  );
+}
