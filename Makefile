@@ -2,13 +2,16 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where `make serve` listens: `make serve HOST=0.0.0.0 PORT=8101`.
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test install install-test
 
 .SECONDEXPANSION:  # a view's rule lists its own sources ($$(wildcard plugins/%/view/...))
 
 serve: install
-	$(BIN)/leanlife serve
+	$(BIN)/leanlife serve --host $(HOST) --port $(PORT)
 
 test: install-test
 	$(BIN)/python -m pytest

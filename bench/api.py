@@ -196,7 +196,11 @@ def leanlife_server(database_url: str | None, serve_args: list[str]) -> Iterator
             yield base, server.pid
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # never hide the error that brought us here
+                server.kill()
+                server.wait()
             log.close()
 
 

@@ -102,7 +102,14 @@ def createuser(username: str, admin: bool) -> None:
 @main.command("plugins")
 def list_plugins() -> None:
     """List every registered task, model, format and query strategy."""
-    rows = _app().extensions["leanlife"].describe()
+    from leanlife_server.config import load_settings
+    from leanlife_server.plugins import load_plugins
+
+    # Not the app: it would create the data dir (and a secret key in it) wherever this runs.
+    try:
+        rows = load_plugins(load_settings(secret=False).plugin_names).describe()
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from exc
     if not rows:
         click.echo("no plugins registered")
     for row in rows:

@@ -77,8 +77,10 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from the environment, then ``overrides`` (used by tests and the CLI)."""
+                  environ: Mapping[str, str] | None = None, secret: bool = True) -> Settings:
+    """Build settings from the environment, then ``overrides`` (used by tests and the CLI).
+    With ``secret`` false a missing secret key stays empty instead of being generated in the
+    data dir, for commands that sign nothing and should leave no data dir behind."""
     environ = os.environ if environ is None else environ
     overrides = dict(overrides or {})
     settings = Settings()
@@ -97,7 +99,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None,
     settings.data_dir = Path(settings.data_dir).resolve()
     if not settings.database_url:
         settings.database_url = f"sqlite:///{settings.data_dir / 'leanlife.sqlite3'}"
-    if not settings.secret_key:
+    if not settings.secret_key and secret:
         settings.secret_key = _persistent_secret(settings.data_dir)
     return settings
 

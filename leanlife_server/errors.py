@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from leanlife_server.db import db
@@ -38,6 +39,16 @@ def invalid(field: str, message: str) -> ApiError:
 
 def conflict(message: str, **details: Any) -> ApiError:
     return ApiError(409, "conflict", message, details)
+
+
+def is_disk_full(exc: Exception) -> bool:
+    """A write refused for want of space: SQLite's SQLITE_FULL, PostgreSQL's disk_full
+    (SQLSTATE 53100), or a file write's ENOSPC or EDQUOT."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    orig = getattr(exc, "orig", None)
+    return (getattr(orig, "sqlite_errorname", None) == "SQLITE_FULL"
+            or getattr(orig, "sqlstate", None) == "53100")
 
 
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None):
@@ -75,6 +86,16 @@ def register_error_handlers(app: Flask) -> None:
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
         return error_response(422, "validation_error", f"a value does not fit the database: {reason}",
                               {"field": "body"})
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(OSError)
+    def _disk_full(exc: Exception):
+        # Nothing was saved, and the client can do nothing but wait: 507, not a bare 500.
+        db.session.rollback()
+        if not is_disk_full(exc):
+            raise exc
+        return error_response(507, "insufficient_storage", "the server's disk is full, so nothing was "
+                                                           "saved; try again once space is freed")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

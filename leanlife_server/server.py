@@ -20,6 +20,7 @@ from gunicorn.app.base import BaseApplication
 
 from leanlife_server.db import db
 from leanlife_server.jobs import RUNNER_KEY
+from leanlife_server.jobs.runners import InProcessRunner
 from leanlife_server.realtime import EMITTER_KEY
 
 
@@ -72,6 +73,19 @@ def start_worker(app: Flask) -> None:
     new_socketio_identity(app)
 
 
+def stop_worker(app: Flask) -> None:
+    """Gunicorn's ``worker_exit``: the in-process job threads die with this worker (they are
+    daemon threads, so they do not hold up the exit); fail the jobs they had not finished."""
+    runner = app.extensions.get(RUNNER_KEY)
+    if isinstance(runner, InProcessRunner):
+        runner.stop()
+
+
+# Seconds a worker gets, after SIGTERM, to finish the requests it is serving before the
+# master kills it: `serve` stops within about this long, not gunicorn's default 30 s.
+GRACEFUL_TIMEOUT_SECONDS = 8
+
+
 def run(app: Flask, host: str, port: int, workers: int = 1, threads: int = 32) -> None:
     close_connections(app)
     LeanLifeServer(app, {
@@ -85,5 +99,7 @@ def run(app: Flask, host: str, port: int, workers: int = 1, threads: int = 32) -
         # Gunicorn's control socket sits at one path per OS user (~/.gunicorn/gunicorn.ctl),
         # so a second server on the machine would take over the first's; nothing here uses it.
         "control_socket_disable": True,
+        "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
         "post_fork": lambda _server, _worker: start_worker(app),
+        "worker_exit": lambda _server, _worker: stop_worker(app),
     }).run()

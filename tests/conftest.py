@@ -9,6 +9,7 @@ loudly; ``LEANLIFE_TEST_DATABASES=sqlite`` opts out explicitly (never in CI).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from leanlife_server.app import create_app
 from leanlife_server.auth import create_user, issue_token
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
+from leanlife_server.jobs import RUNNER_KEY
 
 POSTGRES_URL = os.environ.get("LEANLIFE_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/leanlife_test")
@@ -92,9 +94,20 @@ def make_app(database_url, tmp_path):
 
     yield build
     for app in apps:
+        _wait_for_background_jobs(app)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def _wait_for_background_jobs(app, timeout: float = 60.0) -> None:
+    """Let the jobs a test's saves started in this process end (the dictionary matcher
+    retrains after every save): one still running when the next test empties the tables
+    holds locks that PostgreSQL's TRUNCATE deadlocks on."""
+    runner = app.extensions.get(RUNNER_KEY)
+    deadline = time.monotonic() + timeout
+    while getattr(runner, "unfinished", None) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def start_server(env: dict[str, str], tmp_path: Path, workers: int = 1) -> tuple
             raise AssertionError(f"leanlife serve exited:\n{server.output()}")
         try:
             return requests.get(f"{url}/api/v1/health", timeout=1).ok
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still booting, or a busy machine
             return False
 
     wait_until(up, 30, "leanlife serve to answer")

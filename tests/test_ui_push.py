@@ -145,7 +145,7 @@ def test_a_worker_pushes_recommendations_that_are_accepted_with_one_key(live_sta
         wait_until(lambda: cited_words(page) == cited, 5, f"the words {item['label']} cites marked")
     page.mouse.move(0, 0)  # the highlighted (first) recommendation's words stay marked
     wait_until(lambda: cited_words(page) == [(0, "mr")], 5, "the focused recommendation's words marked")
-    assert f"model v{version['id']}" in page.locator("[data-testid=training]").inner_text()
+    assert f"model v{version['number']}" in page.locator("[data-testid=training]").inner_text()
     page.screenshot(path=str(shots / "recommendation.png"))
 
     page.keyboard.press("Enter")  # accepts the highlighted (first) recommendation

@@ -9,6 +9,7 @@ from flask import request as http_request
 from sqlalchemy import func
 
 from leanlife_server import realtime
+from leanlife_server.annotation_identity import IDENTITY_FIELDS
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
 from leanlife_server.api.documents import document_annotations, get_document
@@ -92,6 +93,26 @@ def _single_label_conflict(access: ProjectAccess, document: Document, kind: str)
                        {"field": "label", "annotation_id": existing})
 
 
+def _duplicate_conflict(access: ProjectAccess, document: Document, request: ParsedRequest,
+                        exclude: int | None = None) -> None:
+    """409 naming the caller's annotation on ``document`` that already is this one
+    (annotation_identity), so that the client changes that one with PUT instead."""
+    values = {**{name: getattr(request.annotation, name) for name in IDENTITY_FIELDS},
+              "label": request.label_id}
+    columns = {**{name: getattr(Annotation, name) for name in IDENTITY_FIELDS},
+               "label": Annotation.label_id}
+    query = db.select(Annotation.id).where(
+        Annotation.document_id == document.id, Annotation.user_id == access.user.id,
+        *(columns[name].is_not_distinct_from(values[name]) for name in IDENTITY_FIELDS))
+    if exclude is not None:
+        query = query.where(Annotation.id != exclude)
+    existing = db.session.scalar(query.order_by(Annotation.id).limit(1))
+    if existing is not None:
+        raise ApiError(409, "conflict", f"you already made this annotation (annotation {existing}) "
+                                        f"on document {document.id}; change it with PUT instead",
+                       {"annotation_id": existing})
+
+
 def _check_annotation_limit(access: ProjectAccess, document: Document) -> None:
     """Each annotator may keep at most LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT on a document, so
     no one's saves make loading and checking that document slow for everybody."""
@@ -138,6 +159,7 @@ def create_annotation(project_id: int, document_id: int):
     _check_annotation_limit(access, document)
     request = _parse_request(access, document)
     _single_label_conflict(access, document, request.annotation.kind)
+    _duplicate_conflict(access, document, request)
     row = Annotation(project_id=project_id, document_id=document_id, user_id=access.user.id)
     _store(row, request)
     db.session.add(row)
@@ -168,7 +190,12 @@ def _check_if_match(row: Annotation) -> None:
 @operation(ANNOTATION_BODY, answers={200: ANNOTATION})
 def replace_annotation(project_id: int, annotation_id: int):
     """Replace one of the caller's annotations (label, offsets, explanations)."""
-    lock_row(Annotation, annotation_id)  # concurrent replacements apply one after the other
+    # The document first (as POST and deleting a document lock it), so the duplicate check
+    # holds under races; then the annotation, so concurrent replacements apply one by one.
+    document_id = db.session.scalar(db.select(Annotation.document_id).where(Annotation.id == annotation_id))
+    if document_id is not None:
+        lock_row(Document, document_id)
+    lock_row(Annotation, annotation_id)
     access = project_access(project_id)
     row = _own_annotation(access, annotation_id)
     _check_if_match(row)
@@ -176,6 +203,7 @@ def replace_annotation(project_id: int, annotation_id: int):
     request = _parse_request(access, document, exclude=row.id)
     if request.annotation.kind != row.kind:
         raise invalid("label", f"an annotation stays a {row.kind} annotation")
+    _duplicate_conflict(access, document, request, exclude=row.id)
     _store(row, request)
     db.session.commit()
     return _with_etag(_saved(access, row))

@@ -58,6 +58,27 @@ def get_document(project_id: int, document_id: int) -> Document:
     return row
 
 
+MAX_LISTED_IDS = 1000
+_ID_PAGE = 5000  # ids per query, within every backend's limit on bound parameters
+
+
+def require_documents(project_id: int, document_ids: list[int], field: str) -> None:
+    """422 on ``field`` listing the ids (the first MAX_LISTED_IDS) that are not visible
+    documents of the project: another project's, deleted, or of an unfinished import."""
+    wanted = list(dict.fromkeys(document_ids))
+    found: set[int] = set()
+    for i in range(0, len(wanted), _ID_PAGE):
+        found.update(db.session.scalars(db.select(Document.id).where(
+            Document.project_id == project_id, Document.id.in_(wanted[i:i + _ID_PAGE]),
+            published(Document.import_id))))
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (", ..." if len(missing) > 20 else "")
+        raise ApiError(422, "validation_error",
+                       f"{field}: {len(missing)} ids are not documents of project {project_id}: {shown}",
+                       {"field": field, "missing": missing[:MAX_LISTED_IDS], "missing_count": len(missing)})
+
+
 def visible_annotator(access: ProjectAccess) -> int | None:
     """The ``annotator`` query parameter (a user id or ``all``); without it, everyone's where
     the caller may see everyone's, else the caller's own. None means every annotator."""

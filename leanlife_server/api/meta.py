@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 
 from leanlife_server import __version__
 from leanlife_server.api.openapi import build_openapi
-from leanlife_server.api.shapes import Body, Field, always, operation
-from leanlife_server.auth import require_user
+from leanlife_server.api.shapes import Body, Either, Field, always, operation
+from leanlife_server.auth import require_admin, require_user
 from leanlife_server.db import db
+from leanlife_server.health import details as health_details
 from leanlife_server.web import task_view_urls
 
 bp = Blueprint("meta_api", __name__, url_prefix="/api/v1")
@@ -22,10 +23,21 @@ REGISTRATION = Body({"kind": always(str), "name": always(str), "plugin": always(
 PLUGINS = Body({"registrations": always(list, items=Field(REGISTRATION)), "tasks": always(list, items=Field(TASK))})
 
 
+HEALTH_DETAILS = Body({"status": always(str), "version": always(str), "database": always(str),
+                       "redis": always(str), "storage": always(str),
+                       "workers": always(dict, description="live workers per job queue")})
+HEALTH = Either("database", HEALTH_DETAILS, Body({"status": always(str), "version": always(str)}),
+                description="with ?details=1 (site admins): each dependency's state")
+
+
 @bp.get("/health")
-@operation(answers={200: Body({"status": always(str), "version": always(str)})})
+@operation(answers={200: HEALTH})
 def health():
-    """Liveness and database reachability."""
+    """Liveness and database reachability; with ``details=1`` (site admins only: 401/403
+    otherwise) the state of the database, Redis, the data dir and the live workers per queue."""
+    if request.args.get("details") in ("1", "true"):
+        require_admin()
+        return jsonify({**health_details(), "version": __version__})
     db.session.execute(db.text("SELECT 1"))
     return jsonify({"status": "ok", "version": __version__})
 

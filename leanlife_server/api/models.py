@@ -9,8 +9,9 @@ from flask import Blueprint, current_app, jsonify, send_file
 
 from leanlife_server import extract
 from leanlife_server.api.access import project_access
-from leanlife_server.api.documents import get_document
+from leanlife_server.api.documents import get_document, require_documents
 from leanlife_server.api.payload import json_body
+from leanlife_server.api.prediction_inputs import ENTITIES, online_examples
 from leanlife_server.api.projects import DEVICE
 from leanlife_server.api.serialize import JOB, MODEL_VERSION, PREDICTION
 from leanlife_server.api.shapes import (Answer, Body, Either, Field, always, items_of, maybe_null,
@@ -19,8 +20,9 @@ from leanlife_server.db import db
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Job, ModelVersion, Project, Recommendation
 from leanlife_server.errors import ApiError, invalid, not_found
-from leanlife_server.jobs import ACTIVE_STATES, TrainingUnavailable, create_job, job_json, reap, runner, submit
+from leanlife_server.jobs import ACTIVE_STATES, QUEUED, TrainingUnavailable, create_job, job_json, reap, runner, submit
 from leanlife_server.jobs import batch_predict, retrain
+from leanlife_server.jobs.lanes import MODEL
 from leanlife_server.jobs.model_store import (
     activate,
     active_version,
@@ -42,7 +44,8 @@ _ONLINE_HINT = f"send 1 to {MAX_ONLINE_TEXTS} non-empty strings; use POST .../mo
 ONLINE_REQUEST = Either("texts", Body({
     "texts": Field(list, required=True, min_length=1, max_length=MAX_ONLINE_TEXTS, hint=_ONLINE_HINT,
                    items=Field(str, min_length=1, hint="must be a non-empty string")),
-}), Body({"text": Field(str, required=True, min_length=1, hint="must be a non-empty string")}))
+}), Body({"text": Field(str, required=True, min_length=1, hint="must be a non-empty string"),
+          "entities": ENTITIES}))
 _BATCH_HINT = f"send 1 to {MAX_BATCH_ITEMS} items"
 BATCH_REQUEST = Either("texts", Body({
     "texts": Field(list, required=True, min_length=1, max_length=MAX_BATCH_ITEMS, hint=_BATCH_HINT,
@@ -56,8 +59,11 @@ BATCH_REQUEST = Either("texts", Body({
 RECOMMENDER = Body({"model": always(str), "cheap": always(bool), "installed": always(bool),
                     "active_version_id": maybe_null(int), "heldout_precision": maybe_null(float),
                     "serving": always(bool)})
+STATUS_JOB = Body({**JOB.fields, "note": Field(str, description="why a queued job waits (no worker)")},
+                  description="a job, and why it waits")
 MODEL_STATUS = Body({"model": maybe_null(str), "training_available": always(bool),
-                     "active_version": maybe_null(MODEL_VERSION), "jobs": always(list, items=Field(JOB)),
+                     "training_unavailable_reason": maybe_null(str),
+                     "active_version": maybe_null(MODEL_VERSION), "jobs": always(list, items=Field(STATUS_JOB)),
                      "recommenders": always(list, items=Field(RECOMMENDER))})
 ONLINE_PREDICTIONS = Body({"model_version_id": always(int), "predictions": always(list, items=Field(PREDICTION))})
 RECOMMENDATIONS = Body({"model_version_id": maybe_null(int), "model": maybe_null(str),
@@ -83,10 +89,18 @@ def model_status(project_id: int):
         Job.project_id == project_id, Job.kind == retrain.KIND, Job.state.in_(ACTIVE_STATES))
         .order_by(Job.id))
     version = active_version(project_id)
-    return jsonify({"model": project.model, "training_available": runner().available(),
+    # Redis down, or no worker listening to the model lane: a queued job would wait silently.
+    reason = runner().unavailable_reason(MODEL)
+    return jsonify({"model": project.model, "training_available": reason is None,
+                    "training_unavailable_reason": reason,
                     "active_version": version_json(version) if version else None,
-                    "jobs": [job_json(j) for j in jobs],
+                    "jobs": [_with_note(job_json(j), reason) for j in jobs],
                     "recommenders": _recommenders_status(project, version)})
+
+
+def _with_note(job: dict, reason: str | None) -> dict:
+    """A queued job's ``note`` says why it waits, when no worker will take it."""
+    return {**job, "note": reason} if job["state"] == QUEUED and reason else job
 
 
 def _recommenders_status(project: Project, serving: ModelVersion | None) -> list[dict]:
@@ -165,12 +179,12 @@ def download_archive(project_id: int, version_id: int):
 @bp.post("/predict")
 @operation(ONLINE_REQUEST, answers={200: ONLINE_PREDICTIONS})
 def predict_online(project_id: int):
-    """Predict ``{"text": ...}`` or up to 64 ``{"texts": [...]}`` with the active model."""
-    project_access(project_id)
-    body = json_body()
-    texts = body["texts"] if "texts" in body else [body["text"]]
+    """Predict ``{"text": ...}`` or up to 64 ``{"texts": [...]}`` with the active model; a
+    task that predicts from entity spans (RE) takes ``{"text", "entities": [...]}``."""
+    access = project_access(project_id)
+    examples = online_examples(access.project, json_body())
     version, loaded = loaded_models().active(project_id)
-    predictions = [prediction_json(p) for p in loaded.predict(texts)]
+    predictions = [prediction_json(p) for p in loaded.model.predict(examples)]
     return jsonify({"model_version_id": version.id, "predictions": predictions})
 
 
@@ -185,6 +199,8 @@ def predict_batch(project_id: int):
         raise ApiError(409, "no_model", "this project has no trained model yet")
     installed_model(version.model)
     items = "texts" if "texts" in body else "document_ids"
+    if items == "document_ids":
+        require_documents(project_id, body[items], items)
     params: dict = {"model_version_id": version.id, items: body[items]}
     job = create_job(project_id, batch_predict.KIND, params, access.user.id, body.get("device"))
     db.session.commit()

@@ -136,7 +136,8 @@ JOB = Body({
     "started_at": maybe_null(str), "finished_at": maybe_null(str)},
     description="leanlife_server.jobs.job_json")
 MODEL_VERSION = Body({
-    "id": always(int), "model": always(str), "config": maybe_null(dict), "metrics": maybe_null(dict),
+    "id": always(int), "number": always(int, description="1, 2, ... within the project"),
+    "model": always(str), "config": maybe_null(dict), "metrics": maybe_null(dict),
     "data_counts": maybe_null(dict), "is_active": always(bool), "created_at": maybe_null(str)},
     description="leanlife_server.jobs.model_store.version_json")
 PREDICTION = Body({"document_id": maybe_null(int), "confidence": maybe_null(float),

@@ -16,7 +16,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.sql import true
 
@@ -240,10 +242,24 @@ class ImportStaging(db.Model):
     touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 
+def _next_version_number(context: Any) -> int:
+    """The project's next version number (1, 2, ...): its largest plus one. Writers hold the
+    project's row lock (jobs/model_store.store_version); the unique index refuses a clash."""
+    project_id = context.get_current_parameters()["project_id"]
+    table = ModelVersion.__table__
+    return context.connection.execute(
+        sa_select(func.coalesce(func.max(table.c.number), 0) + 1).where(table.c.project_id == project_id)
+    ).scalar_one()
+
+
 class ModelVersion(db.Model):
     __tablename__ = "model_versions"
+    __table_args__ = (Index("uq_model_versions_project_number", "project_id", "number", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    # Counted per project, beside the global id (migration 0008 numbered the older rows).
+    number: Mapped[int] = mapped_column(Integer, default=_next_version_number, server_default="0",
+                                        nullable=False)
     model: Mapped[str] = mapped_column(String(100), nullable=False)
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)

@@ -93,6 +93,8 @@ def import_command(project: str, file: Path, format_name: str | None, duplicates
                f"{result.explanations} explanations ({result.format}) into project {target.id}")
     if result.skipped_duplicates:
         click.echo(f"skipped {result.skipped_duplicates} duplicate documents")
+    if result.duplicate_annotations:
+        click.echo(f"kept one copy of annotations given twice: left out {result.duplicate_annotations}")
     if result.labels_created:
         click.echo(f"created labels: {', '.join(result.labels_created)}")
     if result.unknown_annotators:

@@ -53,6 +53,8 @@ class ImportResult:
     annotations: int = 0
     explanations: int = 0
     skipped_duplicates: int = 0
+    # Annotations a record gave twice (same annotator, kind, label, offsets, entities): one kept.
+    duplicate_annotations: int = 0
     labels_created: list[str] = field(default_factory=list)
     # Annotator names in the file that are not project members: stored as plain imports.
     unknown_annotators: list[str] = field(default_factory=list)
@@ -174,4 +176,5 @@ def _write(staging: Staging, records: Iterable[Checked],
 def _count(result: ImportResult, counts: WriteCounts) -> None:
     result.documents, result.annotations = counts.documents, counts.annotations
     result.explanations, result.skipped_duplicates = counts.explanations, counts.skipped_duplicates
+    result.duplicate_annotations = counts.duplicate_annotations
 

@@ -101,8 +101,9 @@ class RecordValidator:
     def _check_single_label(self, record: DocumentRecord, parsed: dict[int, AnnotationData]) -> None:
         if self.multi_label:
             return
-        per_annotator = Counter(record.annotations[i].annotator for i, a in parsed.items()
-                                if a.kind == DOCUMENT)
+        # The same label given twice is one label (the writer keeps one copy).
+        per_annotator = Counter(annotator for annotator, _label in {
+            (record.annotations[i].annotator, a.label) for i, a in parsed.items() if a.kind == DOCUMENT})
         for annotator, count in per_annotator.items():
             if count > 1:
                 who = annotator or "the import"

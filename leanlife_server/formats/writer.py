@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from leanlife_server.active.letters import has_letter
+from leanlife_server.annotation_identity import identity
 from leanlife_server.db.models import Annotation, Document, Explanation, Label, TriggerSpan, utcnow
 from leanlife_server.db.staging import published
 from leanlife_server.formats.staging import Staging
@@ -39,6 +40,7 @@ class WriteCounts:
     annotations: int = 0
     explanations: int = 0
     skipped_duplicates: int = 0
+    duplicate_annotations: int = 0
 
 
 def _insert(conn: Connection, table: sa.Table, rows: list[dict]) -> None:
@@ -156,15 +158,38 @@ class Checked(NamedTuple):
     meta: dict
     location: str
     annotations: tuple[CheckedAnnotation, ...]
+    duplicate_annotations: int = 0  # repeated annotations of the record, left out
 
 
 def checked(record: DocumentRecord, parsed: Sequence[AnnotationData]) -> Checked:
-    return Checked(record.text, dict(record.meta), record.location, tuple(
+    annotations = [
         CheckedAnnotation(p.kind, p.label, p.start, p.end, p.subject_id, p.object_id,
                           original.annotator, original.source,
                           tuple((e.kind, e.text, tuple((s.start, s.end) for s in e.spans))
                                 for e in p.explanations))
-        for p, original in zip(parsed, record.annotations)))
+        for p, original in zip(parsed, record.annotations)]
+    kept = without_duplicates(annotations)
+    return Checked(record.text, dict(record.meta), record.location, kept,
+                   len(annotations) - len(kept))
+
+
+def without_duplicates(annotations: Sequence[CheckedAnnotation]) -> tuple[CheckedAnnotation, ...]:
+    """The first of each group of equal annotations by one annotator (annotation_identity;
+    the first one's explanations are kept), relations re-pointed to the kept entities: a
+    relation through a repeated entity is the same as one through its first copy."""
+    first: dict[tuple, int] = {}
+    kept_as: dict[int, int] = {}  # record index -> index of the kept copy
+    # Entities first, so that relations compare by the entities they end up linking.
+    for i in sorted(range(len(annotations)), key=lambda i: annotations[i].kind == RELATION):
+        a = annotations[i]
+        if a.kind == RELATION:
+            a = a._replace(subject_id=kept_as[a.subject_id], object_id=kept_as[a.object_id])
+        kept_as[i] = first.setdefault((a.annotator, *identity(a)), i)
+    position = {i: n for n, i in enumerate(i for i in range(len(annotations)) if kept_as[i] == i)}
+    return tuple(
+        a._replace(subject_id=position[kept_as[a.subject_id]], object_id=position[kept_as[a.object_id]])
+        if a.kind == RELATION else a
+        for i, a in enumerate(annotations) if kept_as[i] == i)
 
 
 @dataclass
@@ -212,6 +237,7 @@ class BatchWriter:
             for table in (documents, annotations, explanations, trigger_spans):
                 _insert(conn, table, rows[table])
         self.counts.documents += len(pending)
+        self.counts.duplicate_annotations += sum(p.duplicate_annotations for p in pending)
         self.counts.annotations += len(rows[annotations])
         self.counts.explanations += len(rows[explanations])
 

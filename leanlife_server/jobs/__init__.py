@@ -28,6 +28,7 @@ from leanlife_server.jobs.limits import TooManyJobs, check_job_limits
 from leanlife_server.jobs.runners import (
     TURN_POLL_SECONDS,
     InProcessRunner,
+    JobInterrupted,
     RQRunner,
     Runner,
     TrainingUnavailable,
@@ -45,7 +46,8 @@ LOST_ERROR = ("the job queue lost this job before a worker started it (Redis res
 
 __all__ = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "ACTIVE_STATES", "TrainingUnavailable",
            "TooManyJobs", "create_job", "submit", "runner", "set_progress", "execute", "job_json", "emit_job",
-           "reap", "fail_lost_jobs", "abandon_unfinished_jobs"]
+           "reap", "fail_lost_jobs", "abandon_unfinished_jobs", "JobInterrupted", "fail_interrupted_jobs",
+           "stopped_error"]
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -148,6 +150,22 @@ def abandon_unfinished_jobs(reason: str) -> int:
     return len(jobs)
 
 
+def stopped_error(who: str, state: str) -> str:
+    """The error of a job whose process stopped (``who``: "the server stopped") under it."""
+    when = "while it ran" if state == RUNNING else "before it ran"
+    return f"{who} {when}; the job was not requeued: submit it again (annotations are kept)"
+
+
+def fail_interrupted_jobs(job_ids: list[int], who: str) -> None:
+    """Fail these jobs, if still queued or running, because their process is stopping."""
+    for state in ACTIVE_STATES:
+        db.session.execute(db.update(Job).where(Job.id.in_(job_ids), Job.state == state)
+                           .values(state=FAILED, error=stopped_error(who, state), finished_at=utcnow()))
+    db.session.commit()
+    for job in db.session.scalars(db.select(Job).where(Job.id.in_(job_ids), Job.error.startswith(who))):
+        log.warning("job %s (%s, project %s): %s", job.id, job.kind, job.project_id, job.error)
+
+
 STARTED, WAITING, GONE = "started", "waiting", "gone"
 
 
@@ -187,6 +205,13 @@ def execute(job_id: int, target: str, wait: bool = True) -> bool:
     try:
         with Heartbeat(job_id):
             load_object(target)(job_id)
+    except JobInterrupted as exc:  # its process is stopping: record why, and let it stop
+        db.session.rollback()
+        job = db.session.get(Job, job_id)
+        job.state, job.error, job.finished_at = FAILED, str(exc), utcnow()
+        db.session.commit()
+        emit_job(job)
+        raise
     except Exception as exc:  # the job's owner reads the error from the job row
         db.session.rollback()
         log.error("job %s (%s) failed:\n%s", job_id, target, traceback.format_exc())

@@ -20,6 +20,7 @@ from flask import current_app
 
 from leanlife_server import __version__, extract
 from leanlife_server.db import db
+from leanlife_server.db.locks import lock_row
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import ModelVersion, Project, utcnow
 from leanlife_server.errors import ApiError
@@ -34,7 +35,7 @@ def project_dir(project_id: int) -> Path:
 
 
 def version_json(row: ModelVersion) -> dict[str, Any]:
-    return {"id": row.id, "model": row.model, "config": row.config, "metrics": row.metrics,
+    return {"id": row.id, "number": row.number, "model": row.model, "config": row.config, "metrics": row.metrics,
             "data_counts": row.data_counts, "is_active": row.is_active,
             "created_at": row.created_at.isoformat() if row.created_at else None}
 
@@ -53,6 +54,7 @@ def store_version(project: Project, model_name: str, model: Model, config: Mappi
             "metrics": dict(metrics), "data_counts": dict(data_counts),
             "created_at": utcnow().isoformat(), "leanlife_version": __version__,
             "project_id": project.id})
+        lock_row(Project, project.id)  # numbers versions one after the other (till the commit)
         row = ModelVersion(project_id=project.id, model=model_name, config=dict(config),
                            metrics=dict(metrics), data_counts=dict(data_counts), is_active=False)
         db.session.add(row)

@@ -94,14 +94,19 @@ def request_training(project: Project, user_id: int | None = None, device: str |
 
 
 def _queue_cheap_training(project: Project) -> Job | None:
-    """A cheap job, unless one already waits (it will read this annotation too). Two saves at
-    the same moment may both queue one: the second then runs after the first, harmlessly."""
+    """A cheap job, unless one already waits (it will read this annotation too). Checked again
+    inside the project lock: saves at the same moment each queued one otherwise, and a burst
+    of them filled the project's job limit, so its owner could not train (429)."""
     if not cheap_recommenders(project):
         return None
     reap(project.id)
-    waiting = db.session.scalars(db.select(Job.id).where(
-        Job.project_id == project.id, Job.kind == CHEAP_KIND, Job.state == QUEUED).limit(1)).first()
-    if waiting is not None:
+    waiting = db.select(Job.id).where(Job.project_id == project.id, Job.kind == CHEAP_KIND,
+                                      Job.state == QUEUED).limit(1)
+    if db.session.scalars(waiting).first() is not None:  # the usual case, without the lock
+        return None
+    _lock_project(project.id)
+    if db.session.scalars(waiting).first() is not None:
+        db.session.commit()
         return None
     job = create_job(project.id, CHEAP_KIND, {"reason": "annotation saved"}, None, project.device)
     db.session.commit()

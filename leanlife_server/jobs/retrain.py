@@ -182,7 +182,8 @@ def run(job_id: int) -> None:
     main = next((v for v in versions if v.model == project.model), versions[-1])
     job = db.session.get(Job, job_id)
     job.model_version_id = main.id
-    job.result = {**job.result, "stage": "done", "model_version_id": main.id, "metrics": main.metrics,
+    job.result = {**job.result, "stage": "done", "model_version_id": main.id,
+                  "model_version_number": main.number, "metrics": main.metrics,
                   "versions": {v.model: v.id for v in versions}}
     db.session.commit()
     project = db.session.get(Project, project.id)

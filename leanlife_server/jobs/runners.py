@@ -4,15 +4,15 @@ pool or queue per lane (:mod:`leanlife_server.jobs.lanes`)."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Protocol, Sequence
 
 from flask import Flask
 
 from leanlife_server.db.models import Job, utcnow
-from leanlife_server.jobs.lanes import LANES, queue_name
+from leanlife_server.jobs.lanes import LANES, MODEL, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +26,51 @@ ENQUEUE_GRACE_SECONDS = 30
 THREADS_PER_LANE = 2
 # How often a job that waits for its turn (another job of its project and kind runs) looks again.
 TURN_POLL_SECONDS = 0.5
+# How soon a job whose start the database refused (its disk full, say) is tried again.
+START_RETRY_SECONDS = 2.0
 
 
 class TrainingUnavailable(RuntimeError):
     """The job queue cannot take work now (Redis is unreachable)."""
 
 
+class JobInterrupted(BaseException):
+    """Raised into a running job when its process must stop now (SIGTERM): the job is
+    recorded failed with this message. Not an ``Exception``, so that no job code swallows it."""
+
+
+class DaemonThreadPool:
+    """A fixed number of daemon threads taking calls from a queue. Unlike a
+    ``ThreadPoolExecutor``, whose threads Python joins at exit, these never hold up a stopping
+    process: jobs still running are failed by ``InProcessRunner.stop`` instead."""
+
+    def __init__(self, threads: int, name: str):
+        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        for number in range(threads):
+            threading.Thread(target=self._serve, name=f"{name}_{number}", daemon=True).start()
+
+    def submit(self, function, *args) -> None:
+        self.calls.put((function, args))
+
+    def _serve(self) -> None:
+        while True:
+            function, args = self.calls.get()
+            try:
+                function(*args)
+            except Exception:  # one job's crash must not shrink the pool
+                log.exception("a job thread's call failed")
+
+
 class Runner(Protocol):
     def submit(self, job_id: int, target: str, lane: str) -> None: ...
 
-    def available(self) -> bool: ...
+    def unavailable_reason(self, lane: str = MODEL) -> str | None:
+        """Why jobs of ``lane`` would not run now (queue down, no worker listening), or None."""
+        ...
+
+    def live_workers(self) -> dict[str, int]:
+        """The number of live workers listening to each queue (empty: jobs run in-process)."""
+        ...
 
     def lost(self, jobs: Sequence[Job]) -> list[Job]:
         """Those of these queued jobs that will never run: the queue no longer holds them."""
@@ -48,15 +83,32 @@ class InProcessRunner:
 
     def __init__(self, app: Flask, threads_per_lane: int = THREADS_PER_LANE):
         self.app = app
-        self.pools = {lane: ThreadPoolExecutor(max_workers=threads_per_lane,
-                                               thread_name_prefix=f"leanlife-job-{lane}")
-                      for lane in LANES}
+        self.pools = {lane: DaemonThreadPool(threads_per_lane, f"leanlife-job-{lane}") for lane in LANES}
+        self.unfinished: set[int] = set()  # submitted here and not yet ended
+        self.lock = threading.Lock()
 
     def submit(self, job_id: int, target: str, lane: str) -> None:
+        with self.lock:
+            self.unfinished.add(job_id)
         self.pools[lane].submit(self._run, job_id, target, lane)
 
-    def available(self) -> bool:
-        return True
+    def stop(self) -> list[int]:
+        """The process is exiting and the job threads die with it: fail the jobs it had not
+        finished (they are not requeued), saying so; returns their ids."""
+        from leanlife_server.jobs import fail_interrupted_jobs
+
+        with self.lock:
+            job_ids = sorted(self.unfinished)
+        if job_ids:
+            with self.app.app_context():
+                fail_interrupted_jobs(job_ids, "the server stopped")
+        return job_ids
+
+    def unavailable_reason(self, lane: str = MODEL) -> str | None:
+        return None  # this process runs the jobs itself
+
+    def live_workers(self) -> dict[str, int]:
+        return {}
 
     def lost(self, jobs: Sequence[Job]) -> list[Job]:
         # The pool loses jobs only with its process; `leanlife serve` fails those at start.
@@ -65,20 +117,29 @@ class InProcessRunner:
     def _run(self, job_id: int, target: str, lane: str) -> None:
         from leanlife_server.jobs import execute
 
-        with self.app.app_context():
-            started = execute(job_id, target, wait=False)
+        started, delay = True, TURN_POLL_SECONDS  # unless execute says the job must wait for its turn
+        try:
+            with self.app.app_context():
+                started = execute(job_id, target, wait=False)
+        except Exception:
+            # Not even the job's state could be written: the row still says queued, and
+            # nothing else in this process would run it. Try again; execute runs only a
+            # queued job, so one that did start is not run twice.
+            log.exception("job %s: could not run it; trying again in %s s", job_id, START_RETRY_SECONDS)
+            started, delay = False, START_RETRY_SECONDS
+        finally:
+            if started:
+                with self.lock:
+                    self.unfinished.discard(job_id)
         if not started:
-            # Another job of its project and kind runs: give the lane's thread to other
-            # projects' jobs meanwhile rather than sleep on it, and try again soon.
-            retry = threading.Timer(TURN_POLL_SECONDS, self._resubmit, (job_id, target, lane))
+            # Another job of its project and kind runs (or the start failed): give the lane's
+            # thread to other projects' jobs meanwhile rather than sleep on it; try again soon.
+            retry = threading.Timer(delay, self._resubmit, (job_id, target, lane))
             retry.daemon = True
             retry.start()
 
     def _resubmit(self, job_id: int, target: str, lane: str) -> None:
-        try:
-            self.submit(job_id, target, lane)
-        except RuntimeError:  # the pool shut down: the process is exiting
-            log.info("job %s not retried: the job threads have stopped", job_id)
+        self.submit(job_id, target, lane)
 
 
 def redis_location(url: str) -> str:
@@ -110,13 +171,29 @@ class RQRunner:
                                       f"did not answer ({exc}); annotations are kept and training "
                                       f"starts on the next trigger once Redis is back") from exc
 
-    def available(self) -> bool:
+    def unavailable_reason(self, lane: str = MODEL) -> str | None:
         from redis.exceptions import RedisError
 
         try:
-            return bool(self.redis.ping())
-        except RedisError:
-            return False
+            listening = self._count_workers(self.queues[lane])
+        except RedisError as exc:
+            return f"the job queue is unavailable: Redis at {self._where()} did not answer ({exc})"
+        if not listening:
+            return (f"queued: no worker is running for the {lane} lane (queue "
+                    f"{self.queues[lane].name} at {self._where()}); start `leanlife worker`")
+        return None
+
+    def live_workers(self) -> dict[str, int]:
+        """Raises RedisError while Redis does not answer."""
+        return {queue.name: self._count_workers(queue) for queue in self.queues.values()}
+
+    @staticmethod
+    def _count_workers(queue) -> int:
+        # Worker.all reads RQ's worker registry and drops workers whose key expired (a
+        # killed worker's, once its worker_ttl passed); Worker.count would still count them.
+        from rq import Worker
+
+        return len(Worker.all(queue=queue))
 
     def rq_job_id(self, job_id: int) -> str:
         return f"{self.prefix}-job-{job_id}"

@@ -42,12 +42,21 @@ def _worker_app() -> Flask:
     return _app
 
 
+# The LeanLife job this process runs now (RQ's SimpleWorker runs it in the main thread).
+_running_job: int | None = None
+
+
 def run(job_id: int, target: str) -> None:
     """What RQ calls for every LeanLife job."""
+    global _running_job
     from leanlife_server.jobs import execute
 
     with _worker_app().app_context():
-        execute(job_id, target)
+        _running_job = job_id
+        try:
+            execute(job_id, target)
+        finally:
+            _running_job = None
 
 
 def _preload_query_strategies(app: Flask) -> None:
@@ -68,8 +77,14 @@ class LeanLifeWorker(SimpleWorker):
         self.stop = stop
 
     def request_stop(self, signum, frame) -> None:
+        """Stop now, not after the current job (RQ's warm shutdown would wait for hours of
+        training): the job is interrupted and recorded failed, not requeued."""
+        from leanlife_server.jobs import RUNNING, JobInterrupted, stopped_error
+
         self.stop.set()
         super().request_stop(signum, frame)
+        if _running_job is not None:  # this handler runs in the job's thread: end it there
+            raise JobInterrupted(stopped_error("the worker stopped", RUNNING))
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         if self.stop.is_set():  # the signal came before RQ listened for it

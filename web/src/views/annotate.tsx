@@ -230,9 +230,9 @@ export function Annotate({ projectId, documentId, me }: Props) {
           }
         } else if (event === "job" && data?.kind === "train") {
           setTraining({ event, state: data.state, progress: data.progress, error: data.error,
-                        version: data.model_version_id ?? undefined, metrics: data.result?.metrics });
+                        version: data.result?.model_version_number, metrics: data.result?.metrics });
         } else if (event === "model") {
-          setTraining({ event, state: "finished", version: data.version?.id, metrics: data.version?.metrics });
+          setTraining({ event, state: "finished", version: data.version?.number, metrics: data.version?.metrics });
         } else if (event === "document_changed" && current && data?.document_id === current.id && seesOthers) {
           reload().catch(fail);
         }

@@ -180,7 +180,12 @@ function Learning({ base, caps, settings, models, say, fail }: Section & { caps:
     } catch (err) { fail(err); }
   };
   const trainNow = async () => {
-    try { const job = await post<{ id: number }>(`${base}/model/train`); say(`Training queued (job ${job.id}).`); } catch (e) { fail(e); }
+    try {
+      const job = await post<{ id: number }>(`${base}/model/train`);
+      // With Redis and no worker listening, the job would wait silently: say so.
+      const status = await get<{ training_unavailable_reason: string | null }>(`${base}/model`);
+      say(`Training queued (job ${job.id})${status.training_unavailable_reason ? `: ${status.training_unavailable_reason}` : "."}`);
+    } catch (e) { fail(e); }
   };
   return (
     <form class="card" onSubmit={save} data-testid="learning-section">

@@ -7,7 +7,7 @@ import { heldoutScore, namedNumbers, type Metrics } from "../metrics";
 
 // One item of GET .../model/versions.
 interface Version {
-  id: number; model: string; is_active: boolean; created_at: string | null;
+  id: number; number: number; model: string; is_active: boolean; created_at: string | null;
   metrics: Metrics; data_counts: Record<string, number>;
 }
 
@@ -56,7 +56,7 @@ export function ModelPage({ projectId }: { projectId: number }) {
           <tbody>
             {versions.map((v) => (
               <tr key={v.id}>
-                <td>{v.id} {v.model}{v.is_active ? " (active)" : ""}</td><td>{annotationsOf(v)}</td>
+                <td>v{v.number} {v.model}{v.is_active ? " (active)" : ""}</td><td>{annotationsOf(v)}</td>
                 <td>{namedNumbers(v.metrics).map(([k, s]) => `${k} ${s.toFixed(3)}`).join(", ")}</td>
                 <td>{v.created_at?.slice(0, 19).replace("T", " ")}</td>
                 <td><a href={`/api/v1${base}/model/versions/${v.id}/archive`} download>Download</a></td>
