@@ -41,12 +41,23 @@ def _postgres_admin(url: sa.engine.URL, statement: str) -> None:
         admin.dispose()
 
 
-def _private_postgres_database() -> sa.engine.URL:
+def _private_postgres_database(suffix: str = "") -> sa.engine.URL:
     url = sa.engine.make_url(POSTGRES_URL)
-    url = url.set(database=f"{url.database}_{os.getpid()}")
+    url = url.set(database=f"{url.database}{suffix}_{os.getpid()}")
     _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
     _postgres_admin(url, f'CREATE DATABASE "{url.database}"')
     return url
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database(request, tmp_path) -> str:
+    """A database with no tables yet, per backend and per test: for migration tests, which
+    upgrade it to a revision, write old-shaped rows and upgrade the rest of the way."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
+    url = _private_postgres_database("_migrate")
+    request.addfinalizer(lambda: _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=DATABASES)

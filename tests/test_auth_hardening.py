@@ -4,7 +4,6 @@ account and per address, and usernames and passwords follow the rules of credent
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import time
@@ -18,7 +17,7 @@ from leanlife_server.auth import create_first_admin, create_user
 from leanlife_server.db import db
 from leanlife_server.db.migrate import alembic_config, upgrade
 from leanlife_server.db.models import User
-from tests.conftest import DATABASES, PASSWORD, POSTGRES_URL, _postgres_admin
+from tests.conftest import PASSWORD
 from tests.test_cli import env, leanlife  # noqa: F401  (env is a fixture used below)
 from tests.test_jobs_support import REDIS_URL, redis_prefix  # noqa: F401  (a fixture used below)
 
@@ -294,18 +293,6 @@ def test_the_first_admin_password_meets_the_rules(app, tmp_path):
 
 
 # The migration ------------------------------------------------------------------------------
-
-@pytest.fixture(params=DATABASES)
-def empty_database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
-    url = sa.engine.make_url(POSTGRES_URL)
-    url = url.set(database=f"{url.database}_migrate_{os.getpid()}")
-    _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    _postgres_admin(url, f'CREATE DATABASE "{url.database}"')
-    request.addfinalizer(lambda: _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    return url.render_as_string(hide_password=False)
-
 
 def test_upgrading_renames_names_that_differ_only_by_case_and_keeps_their_rows(empty_database, tmp_path):
     app = create_app({"database_url": empty_database, "data_dir": tmp_path / "data"})

@@ -9,7 +9,6 @@ from alembic import command
 from leanlife_server.app import create_app
 from leanlife_server.db import db
 from leanlife_server.db.migrate import alembic_config, upgrade
-from tests.test_auth_hardening import empty_database  # noqa: F401 (a fixture)
 from tests.test_jobs_support import sentiment_project
 from tests.test_model_api import app, label, train  # noqa: F401 (app: with the toy models)
 
@@ -27,8 +26,8 @@ def test_each_project_counts_its_own_versions(make_caller):
     assert (one["id"], one["number"]) == (ids[0], 1)
 
 
-def test_the_migration_numbers_existing_versions_per_project(empty_database, tmp_path):  # noqa: F811
-    app = create_app({"database_url": empty_database, "data_dir": tmp_path / "data"})  # noqa: F811
+def test_the_migration_numbers_existing_versions_per_project(empty_database, tmp_path):
+    app = create_app({"database_url": empty_database, "data_dir": tmp_path / "data"})
     upgrade(app, "0007")
     with app.app_context(), db.engine.begin() as conn:
         for project in (1, 2):

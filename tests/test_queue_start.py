@@ -4,7 +4,6 @@ retraining, counted apart from finished ones), also when they double-click."""
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.db.models import DocumentSkip, ModelVersion
 from tests import test_jobs_toy_models
-from tests.conftest import DATABASES, POSTGRES_URL, _postgres_admin, create_project
+from tests.conftest import create_project
 from tests.test_concurrent_writes import RACERS, no_server_errors, race
 from tests.test_import_export_api import upload, wait_for
 from tests.test_jobs_support import Api, process_env, sentiment_project, start_server
@@ -80,18 +79,6 @@ def test_imported_documents_without_a_letter_go_last(app, make_caller):
     documents = owner.get(f"/api/v1/projects/{project['id']}/documents").get_json()["items"]
     by_text = {d["text"]: d["id"] for d in documents}
     assert queue(owner, project["id"]) == [by_text[t] for t in ("a fine film", "dull", "12 : 3", "4 5 6")]
-
-
-@pytest.fixture(params=DATABASES)
-def empty_database(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
-    url = sa.engine.make_url(POSTGRES_URL)
-    url = url.set(database=f"{url.database}_letters_{os.getpid()}")
-    _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    _postgres_admin(url, f'CREATE DATABASE "{url.database}"')
-    request.addfinalizer(lambda: _postgres_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    return url.render_as_string(hide_password=False)
 
 
 def test_the_migration_marks_existing_documents_without_a_letter(empty_database, tmp_path):
