@@ -60,6 +60,11 @@ def stop_and_time(process) -> float:
     process.handle.send_signal(signal.SIGTERM)
     try:
         process.handle.wait(30)
+    except subprocess.TimeoutExpired:
+        if hasattr(signal, "SIGUSR1"):  # the worker prints its threads' stacks on SIGUSR1
+            process.handle.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+        raise AssertionError(f"still running 30 s after SIGTERM:\n{process.output()}") from None
     finally:
         process.kill()
     return time.monotonic() - started

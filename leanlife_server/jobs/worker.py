@@ -11,6 +11,7 @@ restarted Redis lost, which would otherwise block their project's training for g
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import logging
 import signal
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 _app: Flask | None = None
 # Longest wait between two tries to reach a lost Redis (RQ's own backoff goes to 60 s).
 RECONNECT_MAX_SECONDS = 10.0
+# How long a stopping worker waits for RQ's listener thread (a daemon) to end.
+UNSUBSCRIBE_WAIT_SECONDS = 1.0
 
 
 def _worker_app() -> Flask:
@@ -91,12 +94,25 @@ class LeanLifeWorker(SimpleWorker):
             raise StopRequested()
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
+    def unsubscribe(self) -> None:
+        """RQ's unsubscribe, without its unbounded wait: RQ's listener thread may have read
+        the unsubscribe reply before its stop flag was set, and then sleeps up to 60 s waiting
+        for a subscription that never comes (redis-py), holding a stopping worker that long."""
+        if not self.pubsub_thread:
+            return
+        log.info("unsubscribing from channel %s", self.pubsub_channel_name)
+        self.pubsub_thread.stop(timeout=0)  # the flag first: the reply then ends its loop
+        self.pubsub.unsubscribe()
+        self.pubsub_thread.join(timeout=UNSUBSCRIBE_WAIT_SECONDS)
+        if not self.pubsub_thread.is_alive():  # a daemon thread still reading closes it itself
+            self.pubsub.close()
+
     def teardown(self) -> None:
         try:
             super().teardown()
         except Exception:  # Redis is down: RQ did not unsubscribe, and its listener would
             if self.pubsub_thread is not None:  # retry (every 2 s) for good
-                self.pubsub_thread.stop()
+                self.pubsub_thread.stop(timeout=0)
             raise
 
 
@@ -161,6 +177,8 @@ def work(app: Flask, burst: bool = False, lanes: tuple[str, ...] = LANES) -> Non
                            "(without it, `leanlife serve` runs jobs in-process)")
     _app = app
     use_redis_emitter(app)
+    # `kill -USR1 PID` prints every thread's stack: how an admin sees where a worker hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     threading.Thread(target=_preload_query_strategies, args=(app,), daemon=True,
                      name="leanlife-preload").start()
     stop = threading.Event()
