@@ -30,8 +30,11 @@ export function connectProject(projectId: number, onState: (s: ConnectionState) 
     if (closed) return;
     // WebSocket first: a long-polling session lives in one web process, and without sticky
     // sessions (several `serve` workers or processes) its next poll may reach another one.
+    // Long-polling only where a WebSocket cannot open (a proxy that drops the Upgrade
+    // headers): without tryAllTransports the client would retry the WebSocket for ever.
     socket = io({ path: "/socket.io", withCredentials: true, auth: { project_id: projectId },
-                  query: { project_id: String(projectId) }, transports: ["websocket", "polling"] });
+                  query: { project_id: String(projectId) }, transports: ["websocket", "polling"],
+                  tryAllTransports: true });
     listen(socket, projectId, onState, onEvent);
   }).catch(() => onState("lost"));
   return { close: () => { closed = true; socket?.close(); } };
