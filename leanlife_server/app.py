@@ -15,6 +15,7 @@ from leanlife_server.db import db, engine_options
 from leanlife_server.errors import register_error_handlers
 from leanlife_server.plugins import load_plugins
 from leanlife_server.realtime import init_realtime
+from leanlife_server.storage import STORE_KEY, open_store
 from leanlife_server.throttle import init_throttle
 from leanlife_server.web import bp as web_bp
 
@@ -37,7 +38,13 @@ def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[
         JSON_SORT_KEYS=False,
     )
     db.init_app(app)
+    # A bad LEANLIFE_STORAGE_URL stops the start here; S3 is first reached on first use.
+    app.extensions[STORE_KEY] = open_store(settings.storage_url, settings.data_dir,
+                                           settings.s3_endpoint_url, settings.s3_region)
+    extra_plugins = tuple(extra_plugins)
     app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins)
+    # Plugin objects live in this process only: jobs then cannot run in a child process.
+    app.extensions["leanlife_extra_plugins"] = extra_plugins
     register_error_handlers(app)
     refuse_unbindable_ids(app)
     register_api(app)

@@ -48,7 +48,12 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                    f"(also in {settings.data_dir / 'initial-admin-password'}).")
     if not settings.redis_url:  # embedded: jobs run in this process, so none survived a restart
         from leanlife_server.jobs import abandon_unfinished_jobs
+        from leanlife_server.jobs.runners import child_lanes
 
+        try:
+            child_lanes(app)
+        except ValueError as exc:
+            raise click.ClickException(f"LEANLIFE_CHILD_PROCESS_LANES: {exc}") from exc
         with app.app_context():
             abandon_unfinished_jobs("the server restarted before this job finished; train again")
     click.echo(f"LeanLife on http://{host}:{port}  (data: {settings.data_dir}, "

@@ -55,6 +55,16 @@ class Settings:
     # strings); past either, logins, tokens and password changes answer 429 for a while.
     login_limit_per_account: str = "10 per 15 minutes"
     login_limit_per_address: str = "50 per 15 minutes"
+    # Lanes whose jobs `leanlife serve` without Redis runs in a child process rather than a
+    # thread (comma-separated; empty: none): a big import's busy Python then does not slow
+    # the server's requests (leanlife_server/jobs/child.py).
+    child_process_lanes: str = "imports"
+    # Where files live (leanlife_server/storage.py): empty for the data dir, or
+    # s3://BUCKET/PREFIX with this endpoint (empty: AWS) and region (empty: AWS_DEFAULT_REGION);
+    # credentials come from the usual AWS variables.
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

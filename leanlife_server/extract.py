@@ -102,6 +102,19 @@ def write_archive(directory: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
+def unpack(archive_path: Path, target: Path) -> None:
+    """Unpack an archive into ``target``, refusing members outside it and pickles before
+    anything is written."""
+    with zipfile.ZipFile(archive_path) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise ValueError(f"{archive_path}: archive member {name!r} points outside the archive")
+            if not info.is_dir():
+                model_safety.check_member(name, lambda i=info: archive.open(i))
+        archive.extractall(target)
+
+
 @dataclass
 class LoadedModel:
     """A loaded version: the plugin's ``Model`` and the manifest that describes it."""
@@ -129,15 +142,8 @@ def load(path: str | os.PathLike, device: str = "cpu", unpack_to: str | os.PathL
     :class:`~leanlife_server.model_safety.UnsafeModelError` naming the file."""
     path = Path(path)
     if path.is_file():
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                name = info.filename
-                if name.startswith("/") or ".." in Path(name).parts:
-                    raise ValueError(f"{path}: archive member {name!r} points outside the archive")
-                if not info.is_dir():
-                    model_safety.check_member(name, lambda i=info: archive.open(i))
-            target = Path(unpack_to) if unpack_to else Path(tempfile.mkdtemp(prefix="leanlife-model-"))
-            archive.extractall(target)
+        target = Path(unpack_to) if unpack_to else Path(tempfile.mkdtemp(prefix="leanlife-model-"))
+        unpack(path, target)
         path = target
     else:
         model_safety.check_directory(path)

@@ -1,15 +1,15 @@
 """What ``GET /api/v1/health?details=1`` reports: each dependency of the server checked for real
-(the database answers, Redis answers, the data dir takes a file, workers listen)."""
+(the database answers, Redis answers, the artifact store takes a file, workers listen)."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from typing import Any
 
 from flask import current_app
 
 from leanlife_server.db import db
+from leanlife_server.storage import store
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,15 @@ def database_state() -> str:
 
 
 def storage_state() -> str:
-    """``ok`` when a file can be created in the data dir (models, archives and transfers live
-    under it), else what failed."""
-    data_dir = current_app.config["LEANLIFE"].data_dir
+    """``ok`` when a file can be written to and removed from the artifact store (models,
+    results and transfers live there), else what failed."""
+    found = store()
     try:
-        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".health-"):
-            pass
+        found.check()
         return OK
-    except OSError as exc:
-        return f"not writable: {data_dir}: {exc.strerror or exc}"
+    except Exception as exc:  # OSError or any S3 client error: the store takes no file
+        log.warning("health: the artifact store %s takes no file: %s", found.describe(), exc)
+        return f"not writable: {found.describe()}: {getattr(exc, 'strerror', None) or exc}"
 
 
 def redis_and_workers() -> tuple[str, dict[str, int]]:

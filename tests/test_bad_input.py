@@ -368,8 +368,8 @@ def test_every_json_body_refuses_a_field_it_does_not_know(world):
 
 @pytest.mark.parametrize("body, field", [
     ({"retrain_polcy": {"mode": "every_n", "n": 5}}, "retrain_polcy"),
-    ({"overlap": 2}, "overlap"),
-    ({"device": "cpu", "overlap": 2}, "overlap"),
+    ({"overlapp": 2}, "overlapp"),
+    ({"device": "cpu", "overlapp": 2}, "overlapp"),
     ({"retrain_policy": {"mode": "every_n", "n": 5, "every": 3}}, "retrain_policy.every"),
 ])
 def test_settings_typos_are_422_and_change_nothing(world, body, field):

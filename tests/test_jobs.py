@@ -132,8 +132,12 @@ def test_a_crash_while_saving_keeps_the_previous_version(app, make_caller, tmp_p
     assert jobs[1][1] == "failed" and "No space left on device" in jobs[1][2]
     versions = owner.get(f"/api/v1/projects/{project['id']}/model/versions").get_json()["items"]
     assert len(versions) == 1 and versions[0]["is_active"]
-    models_dir = tmp_path / "data" / "models" / f"project-{project['id']}"
-    assert sorted(p.name for p in models_dir.iterdir()) == [f"version-{versions[0]['id']}"]
+    with app.app_context():
+        kept = db.session.get(ModelVersion, versions[0]["id"]).artifact_path
+    data = tmp_path / "data"
+    models_dir = data / "models" / f"project-{project['id']}"
+    assert [p.relative_to(data).as_posix() for p in models_dir.iterdir()] == [kept]
+    assert list((data / "tmp").iterdir()) == [], "the failed version's scratch folder is gone"
 
 
 def test_a_job_whose_heartbeat_stopped_reads_as_failed_and_frees_the_project(app, make_caller):

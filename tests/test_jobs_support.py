@@ -65,9 +65,9 @@ def leanlife_command(*args: str) -> list[str]:
 class Process:
     """A subprocess in its own session, stopped by its own process id."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO):
         self.log = log
-        self.handle = subprocess.Popen(args, env=env, cwd=REPO, stdout=log.open("wb"),
+        self.handle = subprocess.Popen(args, env=env, cwd=cwd, stdout=log.open("wb"),
                                        stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self) -> None:
@@ -80,10 +80,10 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
-def start_server(env: dict[str, str], tmp_path: Path, workers: int = 1) -> tuple[Process, str]:
+def start_server(env: dict[str, str], tmp_path: Path, workers: int = 1, cwd: Path = REPO) -> tuple[Process, str]:
     port = free_port()
     server = Process(leanlife_command("serve", "--port", str(port), "--threads", "16",
-                                      "--workers", str(workers)), env, tmp_path / f"serve-{port}.log")
+                                      "--workers", str(workers)), env, tmp_path / f"serve-{port}.log", cwd)
     url = f"http://127.0.0.1:{port}"
 
     def up():
@@ -100,8 +100,8 @@ def start_server(env: dict[str, str], tmp_path: Path, workers: int = 1) -> tuple
     return server, url
 
 
-def start_worker(env: dict[str, str], tmp_path: Path) -> Process:
-    return Process(leanlife_command("worker"), env, tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log")
+def start_worker(env: dict[str, str], tmp_path: Path, cwd: Path = REPO) -> Process:
+    return Process(leanlife_command("worker"), env, tmp_path / f"worker-{uuid.uuid4().hex[:6]}.log", cwd)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""The annotation queue: unlabeled documents in the active model's ranking, leased to one
-annotator at a time, without those the model is already sure about.
+"""The annotation queue: documents still wanting annotators, in the active model's ranking,
+leased to as many annotators at a time as they want, without those the model is already
+sure about.
 
-A document is in a user's queue when nobody has labeled it (input annotations such as RE's
-imported entities do not count), the user has not marked it finished nor skipped it
-(active/skips.py), no other annotator holds an unexpired lease on it, and the active model's
+A document is in a user's queue while it has fewer annotators than the project's overlap
+gives it (by default one; active/overlap.py), counting those holding an unexpired lease on
+it, and the user is not one of them (input annotations such as RE's imported entities do not
+make an annotator); the user has not skipped it (active/skips.py), and the active model's
 confidence in it is below the project's ``confidence_threshold``. Documents follow the
 active version's scores (most informative first); documents it has not scored yet come
 after those, in id order. Documents without a letter come after all others, in that order.
@@ -15,26 +17,24 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exists, null, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, null, or_
 
 from leanlife_server import realtime
+from leanlife_server.active.overlap import open_to
 from leanlife_server.active.skips import skipped
 from leanlife_server.db import db
+from leanlife_server.db.locks import lock_row
 from leanlife_server.db.staging import published
 from leanlife_server.db.models import (
     Document,
-    DocumentCompletion,
     DocumentLease,
     Membership,
     Project,
     UncertaintyScore,
     utcnow,
 )
-from leanlife_server.jobs.dataset import annotated
 from leanlife_server.jobs.model_store import active_version
 
-LEASE_ATTEMPTS = 5
 QUEUE_EVENT_SIZE = 20
 
 
@@ -53,11 +53,7 @@ def ranked(project: Project, user_id: int) -> Select:
                                     UncertaintyScore.confidence < project.confidence_threshold))
     query = query.where(
         Document.project_id == project.id, published(Document.import_id),
-        ~annotated(current_app.extensions["leanlife"].tasks.get(project.task).input_kinds),
-        ~exists().where(DocumentCompletion.document_id == Document.id,
-                        DocumentCompletion.user_id == user_id),
-        ~exists().where(DocumentLease.document_id == Document.id, DocumentLease.user_id != user_id,
-                        DocumentLease.expires_at > now),
+        open_to(project, user_id, current_app.extensions["leanlife"].tasks.get(project.task).input_kinds, now),
         ~skipped(project.id, user_id))
     # Documents without a letter go last whatever the strategy (active/letters.py).
     if version is None:
@@ -85,28 +81,23 @@ def next_document(project: Project, user_id: int) -> Document | None:
     """The top of the user's queue, leased to them for ``LEANLIFE_LEASE_SECONDS``. Asking
     again while the lease holds returns the same document and extends the lease."""
     expires = utcnow() + timedelta(seconds=current_app.config["LEANLIFE"].lease_seconds)
-    for _ in range(LEASE_ATTEMPTS):
-        lease = _own_lease(project, user_id)
-        if lease is not None:
-            lease.expires_at = expires
-            db.session.commit()
-            return db.session.get(Document, lease.document_id)
-        db.session.execute(db.delete(DocumentLease).where(
-            DocumentLease.project_id == project.id,
-            or_(DocumentLease.user_id == user_id, DocumentLease.expires_at <= utcnow())))
-        top = db.session.execute(ranked(project, user_id).limit(1)).first()
-        if top is None:
-            db.session.commit()
-            return None
+    # Requests count a document's holders and lease it one at a time (till the commit), so
+    # two of them never both take its last place; a few milliseconds each.
+    lock_row(Project, project.id)
+    lease = _own_lease(project, user_id)
+    if lease is not None:
+        lease.expires_at = expires
+        db.session.commit()
+        return db.session.get(Document, lease.document_id)
+    db.session.execute(db.delete(DocumentLease).where(
+        DocumentLease.project_id == project.id,
+        or_(DocumentLease.user_id == user_id, DocumentLease.expires_at <= utcnow())))
+    top = db.session.execute(ranked(project, user_id).limit(1)).first()
+    if top is not None:
         db.session.add(DocumentLease(project_id=project.id, document_id=top.id, user_id=user_id,
                                      expires_at=expires))
-        try:
-            db.session.commit()
-        except IntegrityError:  # another annotator leased it a moment ago: take the next one
-            db.session.rollback()
-            continue
-        return db.session.get(Document, top.id)
-    return None
+    db.session.commit()
+    return None if top is None else db.session.get(Document, top.id)
 
 
 def release(project: Project, user_id: int, document_id: int) -> None:

@@ -3,8 +3,6 @@ online or in a batch job, and extract a version as a self-contained archive."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, current_app, jsonify, send_file
 
 from leanlife_server import extract
@@ -28,11 +26,13 @@ from leanlife_server.jobs.model_store import (
     active_version,
     installed_model,
     loaded_models,
+    version_directory,
     version_json,
 )
 from leanlife_server.jobs.policy import TrainingQueued, request_training
 from leanlife_server.jobs.recommenders import active_versions, heldout_score, is_cheap, recommenders
 from leanlife_server.jobs.predictions import prediction_json
+from leanlife_server.storage import MissingArtifact, send_stored
 
 bp = Blueprint("models_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/model")
 
@@ -169,11 +169,18 @@ def download_archive(project_id: int, version_id: int):
     """The version as a .zip that ``leanlife_server.extract.load`` reads without the server."""
     project_access(project_id)
     row = _version(project_id, version_id)
-    target = current_app.config["LEANLIFE"].data_dir / "archives" / f"project-{project_id}-version-{row.id}.zip"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        extract.write_archive(Path(row.artifact_path), target)
-    return send_file(target, mimetype="application/zip", as_attachment=True, download_name=target.name)
+    name = f"project-{project_id}-version-{row.id}.zip"
+    try:
+        if row.artifact_path and row.artifact_path.endswith(".zip"):  # the stored object is the archive
+            return send_stored(row.artifact_path, "application/zip", name)
+        # A version folder from before the artifact store: zipped once beside it.
+        target = current_app.config["LEANLIFE"].data_dir / "archives" / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            extract.write_archive(version_directory(row), target)
+    except MissingArtifact as exc:
+        raise not_found(f"the files of model version {row.id} ({exc})") from None
+    return send_file(target, mimetype="application/zip", as_attachment=True, download_name=name)
 
 
 @bp.post("/predict")
@@ -219,11 +226,13 @@ def download_predictions(project_id: int, job_id: int):
     job = db.session.get(Job, job_id)
     if job is None or job.project_id != project_id or job.kind != batch_predict.KIND:
         raise not_found(f"prediction job {job_id}")
-    path = batch_predict.results_path(job_id)
-    if job.state != "finished" or not path.exists():
+    if job.state != "finished":
         raise ApiError(409, "not_ready", f"prediction job {job_id} is {job.state}", {"job": job_json(job)})
-    return send_file(path, mimetype="application/x-ndjson", as_attachment=True,
-                     download_name=f"predictions-{job_id}.jsonl")
+    try:
+        return send_stored(batch_predict.results_key(job_id), "application/x-ndjson",
+                           f"predictions-{job_id}.jsonl")
+    except MissingArtifact:
+        raise not_found(f"the results of prediction job {job_id}") from None
 
 
 @bp.get("/recommendations/<int:document_id>")

@@ -16,6 +16,7 @@ from leanlife_server.api.shapes import Body, Field, named_choices, operation, pa
 from leanlife_server.db import db
 from leanlife_server.db.models import OWNER, Membership, Project
 from leanlife_server.errors import invalid
+from leanlife_server.jobs.model_store import prune_project
 from leanlife_server.plugin_api import EXPLANATION_NONE
 
 bp = Blueprint("projects_api", __name__, url_prefix="/api/v1/projects")
@@ -60,6 +61,8 @@ DEVICE = Field(str, nullable=True, pattern=f"^(?:{DEVICE_PATTERN.pattern})$",
                hint="must be 'cpu', 'cuda' or 'cuda:N'")
 # More recommenders than this would each retrain on every save or trigger for little gain.
 MAX_RECOMMENDERS = 8
+# Far beyond any team's agreement study; keeps the queue's count per document small.
+MAX_OVERLAP = 100
 SETTINGS_CHANGES = Body({
     "model": Field(str, nullable=True, description="A model that serves the project's task."),
     "recommenders": Field(list, nullable=True, min_length=1, max_length=MAX_RECOMMENDERS, items=Field(str),
@@ -72,6 +75,14 @@ SETTINGS_CHANGES = Body({
     "confidence_threshold": Field(float, nullable=True, minimum=0.0, maximum=1.0,
                                   hint="must be between 0 and 1"),
     "device": DEVICE,
+    "versions_kept": Field(int, minimum=0, maximum=10_000,
+                           description="Versions kept of each learned model besides its active one; "
+                                       "older ones are deleted (default 10)."),
+    "overlap": Field(int, minimum=1, maximum=MAX_OVERLAP,
+                     description="How many annotators each document (of the share below) goes to."),
+    "overlap_share": Field(float, minimum=0.0, maximum=1.0, hint="must be between 0 and 1",
+                           description="The share of the documents, chosen by a fixed hash of their "
+                                       "id, that goes to overlap annotators; the others go to one."),
 })
 
 
@@ -223,5 +234,12 @@ def update_settings(project_id: int):
         project.confidence_threshold = body["confidence_threshold"]
     if "device" in body:
         project.device = body["device"]
+    if "versions_kept" in body:
+        project.versions_kept = body["versions_kept"]
+    for name in ("overlap", "overlap_share"):
+        if name in body:
+            setattr(project, name, body[name])
     db.session.commit()
+    if "versions_kept" in body:  # a lower number applies now, not at the next training
+        prune_project(project)
     return jsonify(serialize.project_settings(project))

@@ -39,7 +39,8 @@ def next_in_queue(project_id: int):
     document = next_document(access.project, access.user.id)
     if document is None:
         return "", 204
-    lease = db.session.scalar(db.select(DocumentLease).where(DocumentLease.document_id == document.id))
+    lease = db.session.scalar(db.select(DocumentLease).where(DocumentLease.document_id == document.id,
+                                                             DocumentLease.user_id == access.user.id))
     version = active_version(project_id)
     score = None if version is None else db.session.scalar(db.select(UncertaintyScore.score).where(
         UncertaintyScore.model_version_id == version.id, UncertaintyScore.document_id == document.id))

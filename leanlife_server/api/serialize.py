@@ -44,7 +44,7 @@ TOKEN = Body({"id": always(int), "name": always(str), "created_at": maybe_null(s
 
 
 PROJECT_SETTINGS = ("model", "recommenders", "model_config", "retrain_policy", "query_strategy",
-                    "confidence_threshold", "device")
+                    "confidence_threshold", "device", "versions_kept", "overlap", "overlap_share")
 
 
 def project_settings(row: Project) -> dict[str, Any]:
@@ -55,7 +55,8 @@ PROJECT_SETTINGS_SHAPE = Body({
     "model": maybe_null(str), "recommenders": maybe_null(list, items=Field(str)),
     "model_config": always(dict), "retrain_policy": always(dict),
     "query_strategy": maybe_null(str), "confidence_threshold": maybe_null(float),
-    "device": maybe_null(str)})
+    "device": maybe_null(str), "versions_kept": always(int), "overlap": always(int),
+    "overlap_share": always(float)})
 
 
 def project(row: Project, role: str | None = None) -> dict[str, Any]:

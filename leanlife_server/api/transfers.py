@@ -4,10 +4,9 @@ Follow each job at ``GET /api/v1/projects/<id>/jobs/<job_id>``."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
+import shutil
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request
 from werkzeug.utils import secure_filename
 
 from leanlife_server.api.access import ProjectAccess, project_access
@@ -24,15 +23,16 @@ from leanlife_server.formats.jobs import (
     DERIVE,
     EXPORT,
     IMPORT,
-    UPLOAD_PREFIX,
+    export_key,
     export_lane,
     import_lane,
     remove_orphan_uploads,
-    transfer_dir,
+    upload_key,
 )
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
 from leanlife_server.jobs import FAILED, FINISHED, QUEUED, TrainingUnavailable, create_job, submit
 from leanlife_server.plugin_api import FormatError
+from leanlife_server.storage import MissingArtifact, discard, scratch_dir, send_stored, store
 
 bp = Blueprint("transfers_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
@@ -98,24 +98,31 @@ def start_import(project_id: int):
     except FormatError as exc:
         raise invalid("encoding", exc.message) from None
     filename = secure_filename(upload.filename) or "upload"
-    path = transfer_dir() / f"{UPLOAD_PREFIX}{uuid.uuid4().hex}-{filename}"
+    key = upload_key(filename)
     job = create_job(access.project.id, IMPORT, {
-        "path": str(path), "filename": filename, "format": format_name, "duplicates": duplicates,
+        "key": key, "filename": filename, "format": format_name, "duplicates": duplicates,
         "encoding": encoding}, user_id=access.user.id)
     db.session.commit()  # before the file exists, so that remove_orphan_uploads keeps it
     remove_orphan_uploads()
-    _save_and_submit(job, upload, path)
+    _save_and_submit(job, upload, key)
     return jsonify(job_json(job)), 202
 
 
-def _save_and_submit(job: Job, upload, path: Path) -> None:
-    """Save the upload and start its import; if either fails, the file goes and the job fails."""
+def _save_and_submit(job: Job, upload, key: str) -> None:
+    """Save the upload into the store and start its import; if either fails, the file goes
+    and the job fails."""
     try:
-        upload.save(path)  # streamed to disk in chunks
+        work = scratch_dir()
+        try:
+            upload.save(work / "upload")  # streamed to disk in chunks, then to the store
+            size = (work / "upload").stat().st_size
+            store().put_file(key, work / "upload")
+        finally:  # the import reads the store's copy, wherever its worker runs
+            shutil.rmtree(work, ignore_errors=True)
         # fails the job if the queue is down
-        submit(job, "leanlife_server.formats.jobs:run_import", import_lane(path))
+        submit(job, "leanlife_server.formats.jobs:run_import", import_lane(size))
     except BaseException as exc:
-        path.unlink(missing_ok=True)  # no import will read it
+        discard(key)  # no import will read it
         if job.state == QUEUED:  # the upload broke off before the job was submitted
             job.state, job.error, job.finished_at = FAILED, f"the upload failed: {exc}", utcnow()
             db.session.commit()
@@ -161,12 +168,12 @@ def download_export(project_id: int, job_id: int):
         raise ApiError(409, "conflict", f"export {job_id} is {job.state}; download it when the job "
                                         f"has finished", {"state": job.state})
     definition = _checked_format(access, job.params["format"], "exporter")
-    path: Path = transfer_dir() / job.result["file"]
-    if not path.exists():
-        raise not_found(f"the file of export {job_id}")
     extension = definition.extensions[0] if definition.extensions else "txt"
-    return send_file(path, mimetype=definition.media_type, as_attachment=True,
-                     download_name=f"project-{project_id}-{definition.name}.{extension}")
+    try:
+        return send_stored(export_key(job.result["file"]), definition.media_type,
+                           f"project-{project_id}-{definition.name}.{extension}")
+    except MissingArtifact:
+        raise not_found(f"the file of export {job_id}") from None
 
 
 @bp.post("/relation-project")

@@ -104,6 +104,12 @@ class Project(db.Model):
     query_strategy: Mapped[Optional[str]] = mapped_column(String(100))
     confidence_threshold: Mapped[Optional[float]] = mapped_column(Float)
     device: Mapped[Optional[str]] = mapped_column(String(20))
+    # How many annotators a document goes to, for a share of the documents (0..1) chosen by
+    # id; the others go to one (active/overlap.py).
+    overlap: Mapped[int] = mapped_column(Integer, default=1, server_default="1", nullable=False)
+    overlap_share: Mapped[float] = mapped_column(Float, default=1.0, server_default="1", nullable=False)
+    # Versions kept of each learned model besides its active one (older ones are deleted).
+    versions_kept: Mapped[int] = mapped_column(Integer, default=10, server_default="10", nullable=False)
     created_at: Mapped[datetime] = _created()
 
 
@@ -317,13 +323,15 @@ class UncertaintyScore(db.Model):
 
 
 class DocumentLease(db.Model):
-    """A document handed to one annotator by the queue until ``expires_at``; the unique
-    document id makes two annotators never hold the same document."""
+    """A document handed to an annotator by the queue until ``expires_at``. Up to the
+    project's ``overlap`` annotators hold one document at once (active/queue.py counts them
+    under the project's row lock); one lease per document and annotator."""
 
     __tablename__ = "document_leases"
-    __table_args__ = (Index("ix_document_leases_project_expires", "project_id", "expires_at"),)
+    __table_args__ = (UniqueConstraint("document_id", "user_id", name="uq_document_leases_document_user"),
+                      Index("ix_document_leases_project_expires", "project_id", "expires_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
-    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), nullable=False)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -1,14 +1,17 @@
 """Background job functions (``function(job_id)``, run by :mod:`leanlife_server.jobs`).
 
 A job's ``params`` say what to do; its ``result`` gets the counts (import), the file
-(export) or the new project (derive). Files live under ``<data_dir>/transfers``; an import's
-upload is removed when the import ends, or, if its worker was killed or the job never ran,
-by the next upload (:func:`remove_orphan_uploads`).
+(export) or the new project (derive). Files live in the artifact store under ``transfers/``
+(the worker that runs a job may be on another machine), passing through a scratch folder in
+the data dir of the process at hand; an import's upload is removed when the import ends,
+or, if its worker was killed or the job never ran, by the next upload
+(:func:`remove_orphan_uploads`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import shutil
+import uuid
 
 from flask import current_app
 
@@ -22,35 +25,41 @@ from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
 from leanlife_server.jobs import ACTIVE_STATES, set_progress
 from leanlife_server.jobs.lanes import EXPORTS, IMPORTS, SMALL
+from leanlife_server.storage import scratch_dir, store
 
 IMPORT, EXPORT, DERIVE = "import", "export", "derive_relations"
+TRANSFERS = "transfers/"
 UPLOAD_PREFIX = "import-"
 
 
-def transfer_dir() -> Path:
-    path = current_app.config["LEANLIFE"].data_dir / "transfers"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def upload_key(filename: str) -> str:
+    """A fresh key for an uploaded file (``filename`` already made safe)."""
+    return f"{TRANSFERS}{UPLOAD_PREFIX}{uuid.uuid4().hex}-{filename}"
+
+
+def export_key(file: str) -> str:
+    return TRANSFERS + file
 
 
 def remove_orphan_uploads() -> int:
     """Delete the uploads that no queued or running import will read (its worker was killed,
     the job failed before it ran); returns how many. An upload is saved only after its job is
     committed, and the files are listed before the jobs are read, so a fresh upload is kept."""
-    uploads = list(transfer_dir().glob(f"{UPLOAD_PREFIX}*"))
+    uploads = list(store().keys(TRANSFERS + UPLOAD_PREFIX))
     db.session.commit()  # read the jobs in a new transaction, after the listing
-    wanted = {Path(params.get("path", "")) for params in db.session.scalars(
+    wanted = {params.get("key") for params in db.session.scalars(
         sa.select(Job.params).where(Job.kind == IMPORT, Job.state.in_(ACTIVE_STATES)))}
-    orphans = [path for path in uploads if path not in wanted]
-    for path in orphans:
-        path.unlink(missing_ok=True)
+    orphans = [key for key in uploads if key not in wanted]
+    for key in orphans:
+        store().delete(key)
     return len(orphans)
 
 
-def import_lane(upload: Path) -> str:
-    """The lane of an import: ``small`` up to ``LEANLIFE_SMALL_IMPORT_BYTES``, else ``imports``."""
+def import_lane(size: int) -> str:
+    """The lane of an import of ``size`` bytes: ``small`` up to ``LEANLIFE_SMALL_IMPORT_BYTES``,
+    else ``imports``."""
     limit = current_app.config["LEANLIFE"].small_import_bytes
-    return SMALL if upload.stat().st_size <= limit else IMPORTS
+    return SMALL if size <= limit else IMPORTS
 
 
 def export_lane(project_id: int) -> str:
@@ -85,24 +94,35 @@ def _finish(job_id: int, **result) -> None:
 def run_import(job_id: int) -> None:
     job, project = _load(job_id)
     params = dict(job.params)
-    path = Path(params["path"])
+    if "key" not in params:  # queued by a release that kept uploads by path, before the upgrade
+        raise ValueError("this import was queued before LeanLife was upgraded and its upload is not "
+                         "in the artifact store; upload the file again")
+    work = scratch_dir()
     try:
+        path = work / params.get("filename", "upload")
+        store().get_to_file(params["key"], path)
         result = import_file(project, path, params.get("format"), params.get("duplicates", "keep"),
                              params.get("options"), params.get("filename"), _reporter(job_id),
                              encoding=params.get("encoding"), job_id=job_id)
     finally:
-        path.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+        store().delete(params["key"])
     _finish(job_id, **result.as_dict())
 
 
 def run_export(job_id: int) -> None:
     job, project = _load(job_id)
     params = dict(job.params)
-    path = transfer_dir() / f"export-{job_id}"
     report = _reporter(job_id)
-    export_file(path, project, params["format"], ExportFilters(**params.get("filters", {})),
-                params.get("options"), lambda fraction: report(fraction, "exporting"))
-    _finish(job_id, file=path.name, format=params["format"])
+    work = scratch_dir()
+    file = f"export-{job_id}"
+    try:
+        export_file(work / file, project, params["format"], ExportFilters(**params.get("filters", {})),
+                    params.get("options"), lambda fraction: report(fraction, "exporting"))
+        store().put_file(export_key(file), work / file)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _finish(job_id, file=file, format=params["format"])
 
 
 def run_derive(job_id: int) -> None:

@@ -2,9 +2,10 @@
 
 A labeled document is one somebody annotated with a target-kind annotation or marked
 finished (a finished document with no annotations says "nothing to label here"); annotations
-of the task's ``input_kinds`` (RE's entity spans) travel with the documents as model input. Where several annotators labeled a document,
-the most recently active one's annotations are used, so a model never sees two
-contradicting versions of one document.
+of the task's ``input_kinds`` (RE's entity spans) travel with the documents as model input.
+Where several annotators labeled or finished a document, it carries what most of them agree
+on (jobs/merge.py: majority per item, ties dropped), so a model never sees two contradicting
+versions of one document.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Document, DocumentCompletion, Explanation, Label, Project
 from leanlife_server.db.staging import published
+from leanlife_server.jobs.merge import majority, with_inputs
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn, Span
 
 # Evaluate on a held-out share only once there are enough labeled documents to spare some.
@@ -36,16 +38,6 @@ def _annotation_data(row: Annotation) -> AnnotationData:
                           explanations=explanations, id=row.id)
 
 
-def _latest_annotator(rows: list[Annotation]) -> list[Annotation]:
-    if not rows:
-        return []
-    by_user: dict[int | None, list[Annotation]] = defaultdict(list)
-    for row in rows:
-        by_user[row.user_id].append(row)
-    latest = max(by_user.values(), key=lambda group: max(r.updated_at for r in group))
-    return sorted(latest, key=lambda r: r.id)
-
-
 def _annotation_rows(query) -> list[Annotation]:
     return list(db.session.scalars(query.order_by(Annotation.id).options(
         selectinload(Annotation.label),
@@ -59,8 +51,9 @@ def annotated(input_kinds: Sequence[str]):
 
 
 def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[Example]:
-    """Documents with a target annotation, or finished, with the latest annotator's targets
-    and the input annotations (imported, or that annotator's) they build on."""
+    """Documents with a target annotation, or finished, with their annotators' merged targets
+    (jobs/merge.py) and the input annotations (imported, or those annotators') they build on.
+    Documents whose annotators agree on nothing are left out."""
     finished = exists().where(DocumentCompletion.document_id == Document.id)
     documents = db.session.execute(db.select(Document.id, Document.text).where(
         Document.project_id == project_id, published(Document.import_id),
@@ -68,14 +61,27 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
     by_document: dict[int, list[Annotation]] = defaultdict(list)
     for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id)):
         by_document[row.document_id].append(row)
+    finishers: dict[int, list[int]] = defaultdict(list)
+    for document_id, user_id in db.session.execute(
+            db.select(DocumentCompletion.document_id, DocumentCompletion.user_id)
+            .join(Document, Document.id == DocumentCompletion.document_id)
+            .where(Document.project_id == project_id).order_by(DocumentCompletion.id)):
+        finishers[document_id].append(user_id)
     examples = []
     for doc in documents:
-        rows = by_document[doc.id]
-        targets = _latest_annotator([r for r in rows if r.kind not in input_kinds])
-        users = {None} | {r.user_id for r in targets}
-        inputs = [r for r in rows if r.kind in input_kinds and (not targets or r.user_id in users)]
-        examples.append(Example(doc.id, doc.text,
-                                tuple(map(_annotation_data, sorted(inputs + targets, key=lambda r: r.id)))))
+        data = {row.id: _annotation_data(row) for row in by_document[doc.id]}
+        work: dict[int | None, list[AnnotationData]] = defaultdict(list)
+        for row in by_document[doc.id]:
+            if row.kind not in input_kinds:
+                work[row.user_id].append(data[row.id])
+        for user_id in finishers[doc.id]:
+            work.setdefault(user_id, [])
+        targets = majority(work, data)
+        if targets is None:
+            continue
+        inputs = [data[row.id] for row in by_document[doc.id]
+                  if row.kind in input_kinds and (row.user_id is None or row.user_id in work)]
+        examples.append(Example(doc.id, doc.text, with_inputs(targets, inputs)))
     return examples
 
 

@@ -1,15 +1,19 @@
-"""Model versions on disk and in the database.
+"""Model versions in the artifact store and in the database.
 
-A version is written into a temporary directory beside its final place and moved there with
-one ``os.replace``; only then is its row committed. A crash at any point leaves either no
-version or a complete one, and the active version stays active until a new one is
-activated. Each model of a project (its recommenders, ``jobs/recommenders.py``) has its own
-active version; the *serving* one among them is what annotators, the queue and online
-prediction use. Web processes keep each project's serving model loaded.
+A version is written into a private scratch folder, zipped, and uploaded to the store
+(``leanlife_server/storage.py``) under a fresh key; only then is its row committed, naming
+that key. A crash at any point leaves either no version or a complete one (at worst an
+object no row names), and the active version stays active until a new one is activated.
+Each process that loads a version unpacks it once into ``<data_dir>/cache`` (a worker on
+another machine reads the store, never another process's data dir). Each model of a project
+(its recommenders, ``jobs/recommenders.py``) has its own active version; the *serving* one
+among them is what annotators, the queue and online prediction use. Web processes keep each
+project's serving model loaded.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import uuid
@@ -24,14 +28,16 @@ from leanlife_server.db.locks import lock_row
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import ModelVersion, Project, utcnow
 from leanlife_server.errors import ApiError
-from leanlife_server.jobs.recommenders import serving_version
+from leanlife_server.jobs.recommenders import is_cheap, serving_version
 from leanlife_server.plugin_api import Model, ModelDefinition
+from leanlife_server.storage import LocalStore, MissingArtifact, discard, scratch_dir, store
 
 CACHE_KEY = "leanlife_loaded_models"
 
 
-def project_dir(project_id: int) -> Path:
-    return current_app.config["LEANLIFE"].data_dir / "models" / f"project-{project_id}"
+def cache_dir(version_id: int) -> Path:
+    """Where this process keeps a version unpacked (its own data dir)."""
+    return current_app.config["LEANLIFE"].data_dir / "cache" / "models" / f"version-{version_id}"
 
 
 def version_json(row: ModelVersion) -> dict[str, Any]:
@@ -44,31 +50,30 @@ def store_version(project: Project, model_name: str, model: Model, config: Mappi
                   labels: Mapping[str, str], metrics: Mapping[str, Any],
                   data_counts: Mapping[str, Any]) -> ModelVersion:
     """Write the model and commit an inactive version row pointing at it."""
-    base = project_dir(project.id)
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = base / f".tmp-{uuid.uuid4().hex}"
+    work = scratch_dir()
+    key = f"models/project-{project.id}/{uuid.uuid4().hex}.zip"
     try:
-        extract.write_version(tmp, model, {
+        extract.write_version(work / "version", model, {
             "model": model_name, "task": project.task, "labels": dict(labels),
             "explanation_kind": project.explanation_kind, "config": dict(config),
             "metrics": dict(metrics), "data_counts": dict(data_counts),
             "created_at": utcnow().isoformat(), "leanlife_version": __version__,
             "project_id": project.id})
+        extract.write_archive(work / "version", work / "version.zip")
+        # Uploaded before the project row is locked: a big model's upload holds up no save.
+        store().put_file(key, work / "version.zip")
         lock_row(Project, project.id)  # numbers versions one after the other (till the commit)
         row = ModelVersion(project_id=project.id, model=model_name, config=dict(config),
-                           metrics=dict(metrics), data_counts=dict(data_counts), is_active=False)
+                           metrics=dict(metrics), data_counts=dict(data_counts), is_active=False,
+                           artifact_path=key)
         db.session.add(row)
-        db.session.flush()
-        final = base / f"version-{row.id}"
-        if final.exists():  # left by a crash after the move but before the commit: no row owns it
-            shutil.rmtree(final)
-        tmp.replace(final)
-        row.artifact_path = str(final)
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(key)  # no row names it
         raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return row
 
 
@@ -92,19 +97,30 @@ def active_version(project_id: int) -> ModelVersion | None:
 
 def prune_versions(project_id: int, model_name: str, keep: int) -> int:
     """Delete all but the newest ``keep`` versions of one model (never its active one), with
-    their recommendations, scores and files: a cheap model makes a version on every save.
+    their recommendations, scores and files: a cheap model makes a version on every save,
+    and owners choose how many versions of the others to keep (``versions_kept``).
     Returns how many went."""
     rows = list(db.session.scalars(db.select(ModelVersion).where(
         ModelVersion.project_id == project_id, ModelVersion.model == model_name)
         .order_by(ModelVersion.id.desc())))
     doomed = [row for row in rows[keep:] if not row.is_active]
-    paths = [row.artifact_path for row in doomed if row.artifact_path]
+    files = [(row.id, row.artifact_path) for row in doomed]
     for row in doomed:
         db.session.delete(row)  # recommendations and scores go by ON DELETE CASCADE
     db.session.commit()
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+    for version_id, key in files:  # after the commit: a kept row never names a deleted file
+        if key:
+            discard(key)  # a store that is down leaves an object no row names, not a failed job
+        shutil.rmtree(cache_dir(version_id), ignore_errors=True)
     return len(doomed)
+
+
+def prune_project(project: Project) -> int:
+    """Apply the project's ``versions_kept`` to each of its learned models' versions."""
+    names = db.session.scalars(db.select(ModelVersion.model).where(
+        ModelVersion.project_id == project.id).distinct()).all()
+    return sum(prune_versions(project.id, name, project.versions_kept)
+               for name in names if not is_cheap(name))
 
 
 def installed_model(name: str) -> ModelDefinition:
@@ -122,8 +138,47 @@ def installed_model(name: str) -> ModelDefinition:
     return definition
 
 
+def version_directory(row: ModelVersion) -> Path:
+    """The version unpacked in this process's data dir, fetched from the store once."""
+    key = row.artifact_path
+    if key and not key.endswith(".zip"):  # a version directory written before the store
+        local = store()
+        if isinstance(local, LocalStore) and local.path(key).is_dir():
+            return local.path(key)
+        raise MissingArtifact(f"model version {row.id}: its files ({key}) predate the artifact store "
+                              f"and are not in {local.describe()}")
+    if not key:
+        raise MissingArtifact(f"model version {row.id} has no stored files")
+    target = cache_dir(row.id)
+    if not (target / extract.MANIFEST).is_file():
+        work = scratch_dir()
+        try:
+            store().get_to_file(key, work / "version.zip")
+            extract.unpack(work / "version.zip", work / "version")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(work / "version", target)  # whole or not at all, like the store
+            except OSError:
+                if not (target / extract.MANIFEST).is_file():  # not another thread's copy
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        _evict_deleted(target.parent)
+    return target
+
+
+def _evict_deleted(cache: Path) -> None:
+    """Drop the cached copies of versions that retention deleted (maybe in another process,
+    on another machine): a model's files may be large, and each new version adds a copy."""
+    cached = {int(p.name.split("-", 1)[1]): p for p in cache.glob("version-*") if p.name[8:].isdigit()}
+    alive = set(db.session.scalars(db.select(ModelVersion.id).where(ModelVersion.id.in_(list(cached)))))
+    for version_id, path in cached.items():
+        if version_id not in alive:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def load_version(row: ModelVersion, device: str = "cpu") -> extract.LoadedModel:
-    return extract.load(Path(row.artifact_path), device, models=current_app.extensions["leanlife"].models)
+    return extract.load(version_directory(row), device, models=current_app.extensions["leanlife"].models)
 
 
 class LoadedModels:

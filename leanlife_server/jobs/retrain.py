@@ -144,8 +144,8 @@ def _train_one(job: Job, project: Project, task: TaskDefinition, definition: Mod
                               len(data.unlabeled), push, (middle, high))
     demote_duplicate_scores(version.id, keys, [duplicate_key(e, task.input_kinds) for e in data.labeled])
     version = activate(project.id, version.id)
-    if definition.cheap:
-        prune_versions(project.id, definition.name, CHEAP_VERSIONS_KEPT)
+    keep = CHEAP_VERSIONS_KEPT if definition.cheap else db.session.get(Project, project.id).versions_kept
+    prune_versions(project.id, definition.name, keep)
     return version
 
 

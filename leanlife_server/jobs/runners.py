@@ -12,7 +12,8 @@ from typing import Protocol, Sequence
 from flask import Flask
 
 from leanlife_server.db.models import Job, utcnow
-from leanlife_server.jobs.lanes import LANES, MODEL, queue_name
+from leanlife_server.jobs.child import ChildJobs, can_run_in_child
+from leanlife_server.jobs.lanes import LANES, MODEL, checked_lanes, queue_name
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class InProcessRunner:
         self.pools = {lane: DaemonThreadPool(threads_per_lane, f"leanlife-job-{lane}") for lane in LANES}
         self.unfinished: set[int] = set()  # submitted here and not yet ended
         self.lock = threading.Lock()
+        self.children = ChildJobs(app)
+        self.child_lanes = child_lanes(app)
 
     def submit(self, job_id: int, target: str, lane: str) -> None:
         with self.lock:
@@ -97,6 +100,7 @@ class InProcessRunner:
         finished (they are not requeued), saying so; returns their ids."""
         from leanlife_server.jobs import fail_interrupted_jobs
 
+        self.children.stop()  # so that none of them publishes after its job is failed
         with self.lock:
             job_ids = sorted(self.unfinished)
         if job_ids:
@@ -119,8 +123,11 @@ class InProcessRunner:
 
         started, delay = True, TURN_POLL_SECONDS  # unless execute says the job must wait for its turn
         try:
-            with self.app.app_context():
-                started = execute(job_id, target, wait=False)
+            if lane in self.child_lanes:
+                started = self.children.run(job_id, target)
+            else:
+                with self.app.app_context():
+                    started = execute(job_id, target, wait=False)
         except Exception:
             # Not even the job's state could be written: the row still says queued, and
             # nothing else in this process would run it. Try again; execute runs only a
@@ -140,6 +147,15 @@ class InProcessRunner:
 
     def _resubmit(self, job_id: int, target: str, lane: str) -> None:
         self.submit(job_id, target, lane)
+
+
+def child_lanes(app: Flask) -> tuple[str, ...]:
+    """The lanes whose in-process jobs run in a child process (``LEANLIFE_CHILD_PROCESS_LANES``);
+    none when a child could not rebuild this app."""
+    names = [name for name in app.config["LEANLIFE"].child_process_lanes.split(",") if name.strip()]
+    if not names or not can_run_in_child(app):
+        return ()
+    return checked_lanes(names)
 
 
 def redis_location(url: str) -> str:
