@@ -1,15 +1,18 @@
 """How long GET /projects/{id}/agreement takes on a large project.
 
     python bench/agreement.py [--task sa|re|ner] [--documents 100000] [--annotators 3] [--repeat 3]
+                              [--database sqlite|postgres]
+                              [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-Builds a fresh SQLite database in a temporary folder (migrated as `leanlife migrate` would),
+Builds a fresh database (SQLite in a temporary folder, or a PostgreSQL database created on
+--postgres-url's server and dropped afterwards; migrated as `leanlife migrate` would),
 one project of --task with three labels, --documents documents and --annotators annotators,
 written with bulk inserts (no API calls): for sa each annotator labels every document
 (agreeing with the first annotator 80% of the time); for re each document holds two imported
 entity spans and each annotator relates them; for ner each annotator marks two spans per
 document. Then times the endpoint through Flask's test client as the project's owner (the
 whole request: authentication, SQL, figures, JSON; SQLite runs in this process, so its
-work is in the CPU time) and prints the best of --repeat runs, wall-clock and CPU time,
+work is in the CPU time; PostgreSQL's is not) and prints the best of --repeat runs, wall-clock and CPU time,
 with the load average: on a shared machine the CPU time is the comparable figure.
 """
 
@@ -27,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.io import _postgres_database  # noqa: E402
 from leanlife_server.app import create_app  # noqa: E402
 from leanlife_server.auth import create_user, issue_token  # noqa: E402
 from leanlife_server.db import db  # noqa: E402
@@ -94,29 +98,42 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--annotators", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    name = f"leanlife_bench_agreement_{os.getpid()}"
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"database_url": f"sqlite:///{folder}/bench.sqlite3", "data_dir": folder,
-                          "secret_key": "bench"})
-        upgrade(app)
-        with app.app_context():
-            started = time.perf_counter()
-            project_id, token = build(args.task, args.documents, args.annotators)
-            print(f"built {args.documents} documents x {args.annotators} annotators ({args.task}) "
-                  f"in {time.perf_counter() - started:.1f} s")
-        client = app.test_client()
-        times, cpu = [], []
-        for _ in range(args.repeat):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            response = client.get(f"/api/v1/projects/{project_id}/agreement",
-                                  headers={"Authorization": f"Bearer {token}"})
-            times.append(time.perf_counter() - started)
-            cpu.append(time.process_time() - started_cpu)
-            assert response.status_code == 200, response.get_json()
-        overall = response.get_json()["overall"]
-        print(f"GET /agreement: best {min(times):.2f} s wall, {min(cpu):.2f} s CPU; wall runs "
-              f"{', '.join(f'{t:.2f}' for t in times)}; "
-              f"overall {overall}; load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
+        url = (f"sqlite:///{folder}/bench.sqlite3" if args.database == "sqlite"
+               else _postgres_database(args.postgres_url, name, create=True))
+        try:
+            run(url, folder, args)
+        finally:
+            if args.database == "postgres":
+                _postgres_database(args.postgres_url, name, create=False)
+
+
+def run(url: str, folder: str, args: argparse.Namespace) -> None:
+    """Build the project in the database at ``url``, then time the endpoint."""
+    app = create_app({"database_url": url, "data_dir": folder, "secret_key": "bench"})
+    upgrade(app)
+    with app.app_context():
+        started = time.perf_counter()
+        project_id, token = build(args.task, args.documents, args.annotators)
+        print(f"built {args.documents} documents x {args.annotators} annotators ({args.task}) "
+              f"in {time.perf_counter() - started:.1f} s")
+    client = app.test_client()
+    times, cpu = [], []
+    for _ in range(args.repeat):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(f"/api/v1/projects/{project_id}/agreement",
+                              headers={"Authorization": f"Bearer {token}"})
+        times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        assert response.status_code == 200, response.get_json()
+    overall = response.get_json()["overall"]
+    print(f"GET /agreement: best {min(times):.2f} s wall, {min(cpu):.2f} s CPU; wall runs "
+          f"{', '.join(f'{t:.2f}' for t in times)}; "
+          f"overall {overall}; load average {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ kind a task labels (leanlife_server/agreement_items.py reads the items from the 
 
 Everything works on numpy arrays with vectorised operations (no Python loop over items);
 label kinds get SQL aggregates (one row per distinct combination of values), spans get every
-span and token (docs/performance.md, "Agreement"). No database, no Flask here.
+span and token. The libraries receive counts, not items: ``cohen_kappa_score`` and
+``f1_score`` weighted rows (``sample_weight``), ``krippendorff.alpha`` a ``value_counts``
+matrix in which the units all coders agree on are pooled (see :func:`_alpha`), so a
+100,000-document project answers in about a second (docs/performance.md, "Agreement").
+No database, no Flask here.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from itertools import combinations
 from typing import Any, Mapping
 
@@ -43,24 +48,54 @@ def _kappa(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> f
         return _number(cohen_kappa_score(a, b, sample_weight=weights))
 
 
-def _alpha(value_counts: np.ndarray) -> float | None:
-    """Nominal alpha over a units x values matrix of counts; None when undefined (no unit
-    with two values, or one value in all the data)."""
-    value_counts = value_counts[value_counts.sum(axis=1) >= 2]
-    if not len(value_counts) or (value_counts.sum(axis=0) > 0).sum() < 2:
+# The most coders one pooled unit holds: its count squared (2**52) stays exact in float64.
+POOLED_CODERS = 2 ** 26
+
+
+def _pooled(value: int, coders: int, width: int) -> np.ndarray:
+    """Rows of ``width`` counts, all on column ``value``, that hold ``coders`` coders in
+    pieces of 2 to POOLED_CODERS each."""
+    pieces = -(-coders // POOLED_CODERS)
+    sizes = np.full(pieces, coders // pieces, dtype=np.int64)
+    sizes[:coders % pieces] += 1
+    rows = np.zeros((pieces, width), dtype=np.int64)
+    rows[:, value] = sizes
+    return rows
+
+
+def _alpha(value_counts: np.ndarray, units: np.ndarray | None = None) -> float | None:
+    """Nominal alpha over a units x values matrix of counts, row k standing for ``units[k]``
+    identical units (default 1); None when undefined (no unit with two values, or one value
+    in all the data).
+
+    ``krippendorff`` builds a units x values x values array, so the units go in as few rows
+    as give the same coincidence matrix: a unit whose m coders all chose value v adds
+    (m*m - m) / (m - 1) = m coincidences of v with v, linear in m, so all such units of v
+    pool into one unit of their total coders (exactly; pieces of at most POOLED_CODERS).
+    Units with different values are repeated as they are."""
+    if units is None:
+        units = np.ones(len(value_counts), dtype=np.int64)
+    pairable = value_counts.sum(axis=1) >= 2
+    value_counts, units = value_counts[pairable].astype(np.int64), units[pairable]
+    used = value_counts.sum(axis=0) > 0
+    if not len(value_counts) or used.sum() < 2:
         return None
+    value_counts = value_counts[:, used]
+    unanimous = (value_counts > 0).sum(axis=1) == 1
+    coders = (value_counts[unanimous] * units[unanimous, None]).sum(axis=0)
+    matrix = np.concatenate([np.repeat(value_counts[~unanimous], units[~unanimous], axis=0)]
+                            + [_pooled(v, int(n), len(coders)) for v, n in enumerate(coders) if n])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _number(krippendorff.alpha(value_counts=value_counts, level_of_measurement="nominal"))
+        return _number(krippendorff.alpha(value_counts=matrix, level_of_measurement="nominal"))
 
 
-
-
-def _f1(a: np.ndarray, b: np.ndarray) -> float | None:
-    """F1 of annotator b's items against a's (symmetric): a and b say, for each item either
-    marked, whether each marked it."""
-    if len(a) == 0:
+def _f1(both: int, first_only: int, second_only: int) -> float | None:
+    """F1 of the second annotator's items against the first's (symmetric), from how many
+    items both marked and how many only one did: three weighted rows for scikit-learn."""
+    if both + first_only + second_only == 0:
         return None
-    return _number(f1_score(a, b, zero_division=np.nan))
+    return _number(f1_score([True, True, False], [True, False, True], zero_division=np.nan,
+                            sample_weight=[both, first_only, second_only]))
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -89,12 +124,11 @@ def _includes(values: np.ndarray, label: int, value_labels: Mapping[int, frozens
     return np.where(np.isnan(values), np.nan, np.isin(values, codes).astype(float))
 
 
-def _unit_counts(values: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """units x distinct values: how many annotators gave each value to each unit, one row per
-    unit (the aggregate rows repeated by their unit counts), as ``krippendorff`` takes it."""
+def _value_counts(values: np.ndarray) -> np.ndarray:
+    """rows x distinct values: how many annotators gave each value in each row of ``values``
+    (rows x annotators, nan where missing), as ``krippendorff`` takes it."""
     codes = np.unique(values[~np.isnan(values)])
-    per_row = (values[:, :, None] == codes[None, None, :]).sum(axis=1)
-    return np.repeat(per_row, units, axis=0)
+    return (values[:, :, None] == codes[None, None, :]).sum(axis=1)
 
 
 def label_agreement(tables: LabelTables, labels: Mapping[int, str]) -> Figures:
@@ -123,9 +157,9 @@ def label_agreement(tables: LabelTables, labels: Mapping[int, str]) -> Figures:
     items = int(units[shared].sum())
     return {
         "overall": {"kappa": _mean(pair_kappas), "items": items,
-                    "alpha": _alpha(_unit_counts(values[shared], units[shared]))},
+                    "alpha": _alpha(_value_counts(values[shared]), units[shared])},
         "labels": {name: {"kappa": _mean(label_kappas[lid]), "items": items,
-                          "alpha": _alpha(_unit_counts(binary[lid][shared], units[shared]))}
+                          "alpha": _alpha(_value_counts(binary[lid][shared]), units[shared])}
                    for lid, name in labels.items()},
         "pairs": pairs,
     }
@@ -135,9 +169,10 @@ def label_agreement(tables: LabelTables, labels: Mapping[int, str]) -> Figures:
 
 @dataclass(frozen=True)
 class SpanItems:
-    """Distinct spans (document, start, end, annotator, label), the documents each annotator
-    covered (``covered_document``, ``covered_annotator``: marked finished or annotated), and
-    the tokens (document, start, end; sorted) of the documents at least two covered."""
+    """Spans (document, start, end, annotator, label; a span may repeat), the documents each
+    annotator covered (``covered_document``, ``covered_annotator``: marked finished or
+    annotated; a pair may repeat), and the tokens (document, start, end; sorted) of the
+    documents at least two covered."""
 
     document: np.ndarray
     start: np.ndarray
@@ -157,19 +192,40 @@ TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
 _WORD, _SPACE = re.compile(r"\w"), re.compile(r"\s")
 
 
+@cache
+def _plane_classes() -> tuple[np.ndarray, np.ndarray]:
+    """Whether each code point below U+10000 is a word character, a space: the regular
+    expressions asked once per process, then looked up (sorting every character to ask
+    once per distinct one cost most of the time on 100,000 documents)."""
+    chars = [chr(c) for c in range(0x10000)]
+    return (np.array([_WORD.match(c) is not None for c in chars]),
+            np.array([_SPACE.match(c) is not None for c in chars]))
+
+
+def _classes(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each code point is a word character, a space."""
+    word_table, space_table = _plane_classes()
+    plane = np.minimum(chars, 0xFFFF)
+    is_word, is_space = word_table[plane], space_table[plane]
+    beyond = np.flatnonzero(chars > 0xFFFF)
+    if len(beyond):
+        distinct, inverse = np.unique(chars[beyond], return_inverse=True)
+        is_word[beyond] = np.array([_WORD.match(chr(c)) is not None for c in distinct], dtype=bool)[inverse]
+        is_space[beyond] = np.array([_SPACE.match(chr(c)) is not None for c in distinct], dtype=bool)[inverse]
+    return is_word, is_space
+
+
 def tokenize(texts: Mapping[int, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(document, start, end) of the tokens TOKEN_PATTERN finds, in code points, sorted by
-    document and start. Vectorised over all texts at once: classifying each distinct
-    character once, then finding where runs of word characters begin and end."""
+    document and start. Vectorised over all texts at once: classifying each character, then
+    finding where runs of word characters begin and end."""
     ids = sorted(texts)
     if not ids:
         empty = np.array([], dtype=np.int64)
         return empty, empty, empty
     joined = "\n".join(texts[i] for i in ids)  # a newline never joins two tokens
     chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    distinct, inverse = np.unique(chars, return_inverse=True)
-    is_word = np.array([_WORD.match(chr(c)) is not None for c in distinct], dtype=bool)[inverse]
-    is_space = np.array([_SPACE.match(chr(c)) is not None for c in distinct], dtype=bool)[inverse]
+    is_word, is_space = _classes(chars)
     is_other = ~is_word & ~is_space
     previous_word = np.r_[False, is_word[:-1]]
     next_word = np.r_[is_word[1:], False]
@@ -189,22 +245,33 @@ def _ranges(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return which, first[which] + step
 
 
-def _token_tags(items: SpanItems, annotators: np.ndarray, label_index: Mapping[int, int]) -> np.ndarray:
-    """annotators x tokens: 0 for O, 2k+1 for B and 2k+2 for I of label k; nan for tokens of
-    documents the annotator did not cover."""
-    tags = np.full((len(annotators), len(items.token_document)), np.nan)
-    docs, token_doc = np.unique(items.token_document, return_inverse=True)
-    if not len(docs):
-        return tags
-    first = np.searchsorted(token_doc, np.arange(len(docs)))
-    count = np.diff(np.r_[first, len(token_doc)])
-    # O for every token of a covered document.
-    covered = np.isin(items.covered_document, docs)
-    who = np.searchsorted(annotators, items.covered_annotator[covered])
-    doc = np.searchsorted(docs, items.covered_document[covered])
-    which, token = _ranges(first[doc], count[doc])
-    tags[who[which], token] = 0
-    # B and I over the tokens a span overlaps; keys order tokens across documents.
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique by sorting: its hash table is slower on large arrays)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def coverage(document: np.ndarray, annotator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(documents, annotators, documents x annotators: whether each covered each) from the
+    (document, annotator) pairs of SpanItems' coverage."""
+    documents, annotators = _distinct(document), _distinct(annotator)
+    covered = np.zeros((len(documents), len(annotators)), dtype=bool)
+    covered[np.searchsorted(documents, document), np.searchsorted(annotators, annotator)] = True
+    return documents, annotators, covered
+
+
+def _token_counts(items: SpanItems, table: _SpanTable, label_ids: np.ndarray) -> np.ndarray:
+    """tokens x (1 + 2 x labels): how many annotators tagged each token O (column 0), B of
+    label k (column 2k + 1) or I of it (2k + 2). A document's tokens start as O for each
+    annotator who covered it; then each annotator's spans move the tokens they overlap
+    (B on the first, I on the rest) out of O."""
+    counts = np.zeros((len(items.token_document), 1 + 2 * len(label_ids)), dtype=np.int64)
+    if not len(counts):
+        return counts
+    new = np.r_[True, items.token_document[1:] != items.token_document[:-1]]  # tokens are sorted
+    docs, token_doc = items.token_document[new], np.cumsum(new) - 1
+    counts[:, 0] = table.covered.sum(axis=1)[np.searchsorted(table.documents, docs)][token_doc]
+    # The tokens each span overlaps: lo .. hi - 1; keys order tokens across documents.
     width = int(max(items.token_end.max(), items.end.max(initial=0))) + 1
     start_key = token_doc * width + items.token_start
     end_key = token_doc * width + items.token_end
@@ -212,65 +279,112 @@ def _token_tags(items: SpanItems, annotators: np.ndarray, label_index: Mapping[i
     span_doc = np.searchsorted(docs, items.document[spans])
     lo = np.searchsorted(end_key, span_doc * width + items.start[spans], side="right")
     hi = np.searchsorted(start_key, span_doc * width + items.end[spans], side="left")
-    who = np.searchsorted(annotators, items.annotator[spans])
-    label_ids = np.array(list(label_index), dtype=np.int64)
     by_id = np.argsort(label_ids)
     k = by_id[np.searchsorted(label_ids[by_id], items.label[spans])]  # each span's label index
-    which, token = _ranges(lo + 1, hi - lo - 1)
-    tags[who[which], token] = 2 * k[which] + 2
-    marked = hi > lo
-    tags[who[marked], lo[marked]] = 2 * k[marked] + 1
-    return tags
+    span_by = items.annotator[spans]
+    tags = np.empty(len(token_doc), dtype=np.int64)  # one annotator's tags, where written
+    tagged = np.empty(len(token_doc), dtype=bool)
+    for annotator in table.annotators:
+        mine = (span_by == annotator) & (hi > lo)
+        a_lo, a_hi, a_k = lo[mine], hi[mine], k[mine]
+        which, inner = _ranges(a_lo + 1, a_hi - a_lo - 1)
+        tags[inner] = 2 * a_k[which] + 2
+        tags[a_lo] = 2 * a_k + 1  # after the I tags: a B wins where this annotator's spans overlap
+        tagged[:] = False
+        tagged[a_lo] = tagged[inner] = True
+        where = np.flatnonzero(tagged)
+        counts[where, 0] -= 1
+        counts[where, tags[where]] += 1
+    return counts
 
 
-def _span_keys(items: SpanItems) -> np.ndarray:
-    """One integer per distinct (document, start, end, label)."""
-    rows = np.stack([items.document, items.start, items.end, items.label], axis=1)
-    if not len(rows):
-        return np.array([], dtype=np.int64)
-    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a matrix of counts and how many times each occurs: through one
+    integer per row where the counts fit one (mixed radix), else numpy's row-wise unique."""
+    base = int(matrix.max(initial=0)) + 1
+    if len(matrix) and base ** matrix.shape[1] < 2 ** 62:
+        codes = matrix @ (base ** np.arange(matrix.shape[1], dtype=np.int64))
+        _, first, units = np.unique(codes, return_index=True, return_counts=True)
+        return matrix[first], units
+    return np.unique(matrix, axis=0, return_counts=True)
 
 
-def _pair_spans(items: SpanItems, keys: np.ndarray, a: int, b: int,
-                label: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys either marked, whether a marked each, whether b did) on the documents both covered."""
-    shared = np.intersect1d(items.covered_document[items.covered_annotator == a],
-                            items.covered_document[items.covered_annotator == b])
-    mine = np.isin(items.document, shared) & (True if label is None else items.label == label)
-    key_a = np.unique(keys[mine & (items.annotator == a)])
-    key_b = np.unique(keys[mine & (items.annotator == b)])
-    either = np.union1d(key_a, key_b)
-    return either, np.isin(either, key_a), np.isin(either, key_b)
+@dataclass(frozen=True)
+class _SpanTable:
+    """The distinct spans (document, start, end, label) as rows: which annotators marked each
+    (``marked``) and covered its document (``covering``), both rows x annotators; and
+    :func:`coverage`'s ``documents`` x ``annotators`` ``covered``."""
+
+    annotators: np.ndarray
+    documents: np.ndarray
+    document: np.ndarray
+    label: np.ndarray
+    marked: np.ndarray
+    covering: np.ndarray
+    covered: np.ndarray
+
+
+def _span_table(items: SpanItems) -> _SpanTable:
+    documents, annotators, covered = coverage(items.covered_document, items.covered_annotator)
+    columns = [items.document, items.start, items.end, items.label]
+    order = np.lexsort(columns[::-1])
+    columns = [column[order] for column in columns]
+    new = np.zeros(len(order), dtype=bool)  # where a distinct span begins in sorted order
+    new[:1] = True
+    for column in columns:
+        new[1:] |= column[1:] != column[:-1]
+    key = np.empty(len(order), dtype=np.int64)
+    key[order] = np.cumsum(new) - 1
+    marked = np.zeros((int(new.sum()), len(annotators)), dtype=bool)
+    marked[key, np.searchsorted(annotators, items.annotator)] = True
+    document = columns[0][new]
+    return _SpanTable(annotators, documents, document, columns[3][new], marked,
+                      covered[np.searchsorted(documents, document)], covered)
+
+
+def _shared(table: _SpanTable, i: int, j: int, label: int | None) -> np.ndarray:
+    """Which distinct spans lie in documents annotators i and j both covered (of ``label``)."""
+    shared = table.covering[:, i] & table.covering[:, j]
+    return shared if label is None else shared & (table.label == label)
+
+
+def _pair_counts(table: _SpanTable, i: int, j: int, label: int | None = None) -> tuple[int, int, int]:
+    """(spans both marked, only i, only j) on the documents both covered."""
+    shared = _shared(table, i, j, label)
+    first, second = table.marked[:, i] & shared, table.marked[:, j] & shared
+    both = int(np.count_nonzero(first & second))
+    return both, int(np.count_nonzero(first)) - both, int(np.count_nonzero(second)) - both
 
 
 def span_agreement(items: SpanItems, labels: Mapping[int, str]) -> Figures:
     """Exact-span F1 per pair and token-level alpha, overall and per label."""
-    annotators = np.unique(np.r_[items.covered_annotator, items.annotator]).astype(np.int64)
-    label_index = {lid: k for k, lid in enumerate(labels)}
-    tags = _token_tags(items, annotators, label_index)
-    in_label = {lid: np.where(np.isnan(tags), np.nan, np.isin(tags, [2 * k + 1, 2 * k + 2]).astype(float))
-                for lid, k in label_index.items()}
-    keys = _span_keys(items)
+    table = _span_table(items)
     pairs, pair_f1, label_f1 = [], [], {lid: [] for lid in labels}
-    for a, b in combinations(annotators.tolist(), 2):
-        if not np.intersect1d(items.covered_document[items.covered_annotator == a],
-                              items.covered_document[items.covered_annotator == b]).size:
+    for i, j in combinations(range(len(table.annotators)), 2):
+        if not (table.covered[:, i] & table.covered[:, j]).any():
             continue  # no document in common: nothing to compare
-        either, in_a, in_b = _pair_spans(items, keys, a, b)
         per_label = {}
         for lid, name in labels.items():
-            l_either, l_a, l_b = _pair_spans(items, keys, a, b, lid)
-            f1 = _f1(l_a, l_b)
+            counts = _pair_counts(table, i, j, lid)
+            f1 = _f1(*counts)
             label_f1[lid].append(f1)
-            per_label[name] = {"f1": f1, "items": len(l_either)}
-        f1 = _f1(in_a, in_b)
+            per_label[name] = {"f1": f1, "items": sum(counts)}
+        counts = _pair_counts(table, i, j)
+        f1 = _f1(*counts)
         pair_f1.append(f1)
-        pairs.append({"annotators": [a, b], "f1": f1, "items": len(either), "labels": per_label})
-    tokens_compared = int(((~np.isnan(tags)).sum(axis=0) >= 2).sum())
+        pairs.append({"annotators": [int(table.annotators[i]), int(table.annotators[j])], "f1": f1,
+                      "items": sum(counts), "labels": per_label})
+    # Tokens with the same counts are interchangeable units: each distinct row once, weighted.
+    tags, units = _distinct_rows(_token_counts(items, table, np.array(list(labels), dtype=np.int64)))
+    coders = tags.sum(axis=1)
+    tokens_compared = int(units[coders >= 2].sum())
+    # Per label: how many annotators tagged each token outside the label, how many inside it.
+    inside = {lid: tags[:, 2 * k + 1] + tags[:, 2 * k + 2] for k, lid in enumerate(labels)}
     return {
-        "overall": {"f1": _mean(pair_f1), "alpha": _alpha(_unit_counts(tags.T, np.ones(tags.shape[1], dtype=np.int64))), "items": tokens_compared},
-        "labels": {name: {"f1": _mean(label_f1[lid]), "alpha": _alpha(_unit_counts(in_label[lid].T, np.ones(tags.shape[1], dtype=np.int64))),
-                          "items": tokens_compared} for lid, name in labels.items()},
+        "overall": {"f1": _mean(pair_f1), "alpha": _alpha(tags, units), "items": tokens_compared},
+        "labels": {name: {"f1": _mean(label_f1[lid]), "items": tokens_compared,
+                          "alpha": _alpha(np.stack([coders - inside[lid], inside[lid]], axis=1), units)}
+                   for lid, name in labels.items()},
         "pairs": pairs,
     }
 
@@ -278,7 +392,9 @@ def span_agreement(items: SpanItems, labels: Mapping[int, str]) -> Figures:
 def span_disagreements(items: SpanItems, pair: tuple[int, int], label: int | None) -> np.ndarray:
     """Sorted ids of the documents both covered where their spans (with ``label``: their
     spans of that label) differ."""
-    keys = _span_keys(items)
-    either, in_a, in_b = _pair_spans(items, keys, pair[0], pair[1], label)
-    differing = either[in_a != in_b]
-    return np.unique(items.document[np.isin(keys, differing)])
+    table = _span_table(items)
+    i, j = np.searchsorted(table.annotators, pair)
+    if not np.isin(pair, table.annotators).all():
+        return np.array([], dtype=np.int64)  # one of them covered nothing
+    differ = _shared(table, int(i), int(j), label) & (table.marked[:, i] != table.marked[:, j])
+    return np.unique(table.document[differ])

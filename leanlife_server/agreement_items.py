@@ -15,6 +15,7 @@ do not), and nothing of an unfinished import.
 
 from __future__ import annotations
 
+import json
 from itertools import chain
 from typing import Any
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from leanlife_server.agreement import (
     LabelTables,
     SpanItems,
+    coverage,
     label_agreement,
     span_agreement,
     span_disagreements,
@@ -138,28 +140,43 @@ def _label_disagreements(project_id: int, kind: str, pair: tuple[int, int], labe
     return list(db.session.scalars(query))
 
 
+def _plain_rows(query: sa.Select) -> list[tuple]:
+    """The DBAPI's plain tuples: on hundreds of thousands of rows SQLAlchemy's Row objects
+    cost more than the query itself."""
+    result = db.session.connection().execute(query)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+def _texts(ids: list[int]) -> dict[int, str]:
+    """The texts of documents ``ids``, passed as one parameter: a PostgreSQL array, a JSON
+    list for SQLite (an IN list of 100,000 parameters costs seconds to render and parse on
+    PostgreSQL, and SQLite allows 32,766)."""
+    query = sa.select(Document.id, Document.text)
+    if db.session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam("ids", ids, type_=sa.ARRAY(sa.Integer))
+        return dict(_plain_rows(query.where(Document.id == sa.any_(array))))
+    listed = sa.select(sa.column("value")).select_from(sa.func.json_each(sa.bindparam("ids", json.dumps(ids))))
+    return dict(_plain_rows(query.where(Document.id.in_(listed))))
+
+
 def _span_items(project_id: int, with_tokens: bool = True) -> SpanItems:
-    span_filter = _annotated(project_id, SPAN)
-    spans = db.session.execute(sa.select(
+    """Every user's span and the documents each covered (marked finished or marked a span
+    in), read as plain tuples; duplicates are harmless downstream, so no DISTINCT."""
+    document, start, end, annotator, label = _columns(_plain_rows(sa.select(
         Annotation.document_id, Annotation.start, Annotation.end, Annotation.user_id,
-        Annotation.label_id).where(*span_filter).distinct()).all()
-    document, start, end, annotator, label = _columns(spans, 5)
-    # A document counts as covered by an annotator who marked it finished or marked a span in it.
-    coverage = sa.union(
-        sa.select(Annotation.document_id.label("document_id"), Annotation.user_id.label("user_id"))
-        .where(*span_filter),
+        Annotation.label_id).where(*_annotated(project_id, SPAN))), 5)
+    finished_document, finished_by = _columns(_plain_rows(
         sa.select(DocumentCompletion.document_id, DocumentCompletion.user_id)
         .join(Document, Document.id == DocumentCompletion.document_id)
-        .where(Document.project_id == project_id, published(Document.import_id)),
-    ).subquery()
-    covered = db.session.execute(sa.select(coverage.c.document_id, coverage.c.user_id)).all()
-    covered_document, covered_annotator = _columns(covered, 2)
+        .where(Document.project_id == project_id, published(Document.import_id))), 2)
+    covered_document, covered_annotator = np.r_[document, finished_document], np.r_[annotator, finished_by]
     texts: dict[int, str] = {}
     if with_tokens:  # only documents two annotators covered have tokens to compare
-        shared = (sa.select(coverage.c.document_id).group_by(coverage.c.document_id)
-                  .having(sa.func.count() >= 2))
-        texts = {row.id: row.text for row in db.session.execute(
-            sa.select(Document.id, Document.text).where(Document.id.in_(shared)))}
+        documents, _, covered = coverage(covered_document, covered_annotator)
+        texts = _texts(documents[covered.sum(axis=1) >= 2].tolist())
     token_document, token_start, token_end = tokenize(texts)
     return SpanItems(document, start, end, annotator, label, covered_document, covered_annotator,
                      token_document, token_start, token_end)
