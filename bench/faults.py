@@ -597,8 +597,10 @@ def import_with_savers(context: Context, row: Row) -> None:
             seconds = time.monotonic() - started
             imported = visible_documents(admin, projects) - before
             during = [a for a in savers.attempts if a.phase == "import"]
+            quiet = [a for a in savers.attempts if a.phase == "before"]
             row.notes.append(f"import of {size:,} documents {done['state']} in {seconds:.1f} s, "
-                             f"{imported:,} visible; saves during it: {latency(during)}")
+                             f"{imported:,} visible; saves during it: {latency(during)}; "
+                             f"saves before it (the same machine's load, no import): {latency(quiet)}")
             savers.phase = "killed import"
             before = visible_documents(admin, projects)
             killed_job = start_import(admin, projects, source)

@@ -97,6 +97,12 @@ class World:
                                        user_id=self.user_id(role), label_id=self.label_id,
                                        kind="span", start=0, end=4, source="manual"))
 
+    def new_gold(self) -> int:
+        """A gold annotation (api/curation.py) on a fresh document, so no write duplicates it."""
+        return self._insert(Annotation(project_id=self.project_id, document_id=self.new_document(),
+                                       user_id=None, gold=True, label_id=self.label_id,
+                                       kind="span", start=0, end=4, source="manual"))
+
     def new_user(self) -> User:
         """A user who never logs in, so no password hashing is needed."""
         user = User(username=self.unique("spare"), password_hash="!", is_admin=False)
@@ -296,6 +302,18 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
                             {"label": "PER", "start": 9, "end": 11})),
     ("annotations_api.delete_annotation", "DELETE"): (
         (401, 404, 204, 403, 403), lambda w, r: Target(w.in_project(annotation_id=w.new_annotation()))),
+    ("curation_api.get_curation", "GET"): (
+        OWNERS_ONLY, lambda w, r: Target(w.in_project(document_id=w.document_id))),
+    ("curation_api.set_review_state", "PATCH"): (
+        OWNERS_ONLY, lambda w, r: Target(w.in_project(document_id=w.document_id), {"state": "in review"})),
+    ("curation_api.create_gold", "POST"): (
+        OWNERS_CREATE, lambda w, r: Target(w.in_project(document_id=w.new_document()),
+                                           {"label": "PER", "start": 0, "end": 4})),
+    ("curation_api.replace_gold", "PUT"): (
+        OWNERS_ONLY, lambda w, r: Target(w.in_project(annotation_id=w.new_gold()),
+                                         {"label": "PER", "start": 9, "end": 12})),
+    ("curation_api.delete_gold", "DELETE"): (
+        OWNERS_DELETE, lambda w, r: Target(w.in_project(annotation_id=w.new_gold()))),
     ("explanations_api.parse_explanation", "POST"): (
         MEMBERS_ONLY,
         lambda w, r: Target({"project_id": w.explainable_document[0]},

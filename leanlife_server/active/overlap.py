@@ -60,7 +60,7 @@ def open_to(project: Project, user_id: int, input_kinds: Sequence[str], now: dat
     # finished a document counts once. Counted in one pass over the project, not per document.
     people = union(
         db.select(Annotation.document_id, func.coalesce(Annotation.user_id, 0).label("user_id"))
-        .where(Annotation.project_id == project.id, _target(input_kinds)),
+        .where(Annotation.project_id == project.id, ~Annotation.gold, _target(input_kinds)),
         db.select(DocumentCompletion.document_id, DocumentCompletion.user_id)
         .join(finished, finished.id == DocumentCompletion.document_id).where(finished.project_id == project.id),
         db.select(DocumentLease.document_id, DocumentLease.user_id)

@@ -3,14 +3,14 @@
 
 from flask import Flask, request
 
-from leanlife_server.api import (agreement, annotations, documents, explanations, jobs, labels, members, meta, models,
-                                 projects, queue, transfers, users)
+from leanlife_server.api import (agreement, annotations, curation, documents, explanations, jobs, labels, members, meta,
+                                 models, projects, queue, transfers, users)
 from leanlife_server.api import auth as auth_api
 from leanlife_server.auth import load_current_user
 
 BLUEPRINTS = (meta.bp, auth_api.bp, users.bp, projects.bp, labels.bp, members.bp,
               documents.bp, annotations.bp, jobs.bp, models.bp, queue.bp, transfers.bp,
-              explanations.bp, agreement.bp)
+              explanations.bp, agreement.bp, curation.bp)
 
 
 def register_api(app: Flask) -> None:

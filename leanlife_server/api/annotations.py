@@ -1,8 +1,10 @@
-"""Annotations with their explanations. Each user has their own; nobody overwrites another's."""
+"""Annotations with their explanations. Each user has their own; nobody overwrites another's.
+The checks a write goes through are shared with the gold layer (api/curation.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 from flask import request as http_request
@@ -40,17 +42,36 @@ class ParsedRequest:
     source: str
 
 
-def _context(access: ProjectAccess, document: Document, exclude: int | None
+@dataclass(frozen=True)
+class Layer:
+    """The annotations a write is checked against (duplicates, one label per document, the
+    limit): the caller's own, or the document's gold layer; and how messages name them."""
+
+    where: Any  # an SQL condition on Annotation
+    has: str  # "you already have", "the gold layer already has"
+    gold: bool = False
+
+
+def own_layer(access: ProjectAccess) -> Layer:
+    return Layer(Annotation.user_id == access.user.id, "you already have")
+
+
+GOLD = Layer(Annotation.gold.is_(True), "the gold layer already has", gold=True)
+
+
+def _context(access: ProjectAccess, document: Document, exclude: int | None, gold: bool
              ) -> tuple[DocumentContext, dict[str, int]]:
     """What the task needs to validate: labels, and the entity spans the caller may refer to
-    (their own, imported ones, and others' where visible)."""
+    (their own, imported ones, and others' where visible; in the gold layer, gold and
+    imported ones)."""
     labels = db.session.execute(db.select(Label.name, Label.kind, Label.id)
                                 .where(Label.project_id == access.project.id)).all()
     spans = db.session.execute(
-        db.select(Annotation.id, Annotation.start, Annotation.end, Annotation.user_id)
+        db.select(Annotation.id, Annotation.start, Annotation.end, Annotation.user_id, Annotation.gold)
         .where(Annotation.document_id == document.id, Annotation.kind == SPAN)).all()
-    entity_spans = {row.id: Span(row.start, row.end) for row in spans
-                    if row.id != exclude and (row.user_id is None or access.can_read_user(row.user_id))}
+    entity_spans = {row.id: Span(row.start, row.end) for row in spans if row.id != exclude and (
+        row.gold or row.user_id is None if gold else
+        not row.gold and (row.user_id is None or access.can_read_user(row.user_id)))}
     context = DocumentContext(text=document.text, labels={l.name: l.kind for l in labels},
                               explanation_kind=access.project.explanation_kind,
                               entity_spans=entity_spans, multi_label=access.project.multi_label,
@@ -58,16 +79,17 @@ def _context(access: ProjectAccess, document: Document, exclude: int | None
     return context, {l.name: l.id for l in labels}
 
 
-def _parse_request(access: ProjectAccess, document: Document, exclude: int | None = None) -> ParsedRequest:
-    body = json_body()
+def parse_request(access: ProjectAccess, document: Document, body: dict[str, Any],
+                  exclude: int | None = None, gold: bool = False) -> ParsedRequest:
+    """``body`` (an ANNOTATION_BODY) as the project's task parses and checks it."""
     task = current_app.extensions["leanlife"].tasks.get(access.project.task)
-    context, label_ids = _context(access, document, exclude)
+    context, label_ids = _context(access, document, exclude, gold)
     parsed = task.parse_annotation(body, context)
     reject_fields_of_other_kinds(body, parsed)
     return ParsedRequest(parsed, label_ids[parsed.label], body["source"])
 
 
-def _store(row: Annotation, request: ParsedRequest) -> None:
+def store(row: Annotation, request: ParsedRequest) -> None:
     parsed = request.annotation
     row.label_id = request.label_id
     row.kind = parsed.kind
@@ -81,46 +103,45 @@ def _store(row: Annotation, request: ParsedRequest) -> None:
     ]
 
 
-def _single_label_conflict(access: ProjectAccess, document: Document, kind: str) -> None:
+def single_label_conflict(access: ProjectAccess, document: Document, kind: str, layer: Layer) -> None:
     if kind != DOCUMENT or access.project.multi_label:
         return
     existing = db.session.scalar(db.select(Annotation.id).where(
-        Annotation.document_id == document.id, Annotation.user_id == access.user.id,
-        Annotation.kind == DOCUMENT))
+        Annotation.document_id == document.id, layer.where, Annotation.kind == DOCUMENT))
     if existing is not None:
         raise ApiError(409, "conflict", f"this project takes one label per document; change "
                                         f"annotation {existing} with PUT instead",
                        {"field": "label", "annotation_id": existing})
 
 
-def _duplicate_conflict(access: ProjectAccess, document: Document, request: ParsedRequest,
-                        exclude: int | None = None) -> None:
-    """409 naming the caller's annotation on ``document`` that already is this one
+def duplicate_conflict(document: Document, request: ParsedRequest, layer: Layer,
+                       exclude: int | None = None) -> None:
+    """409 naming the layer's annotation on ``document`` that already is this one
     (annotation_identity), so that the client changes that one with PUT instead."""
     values = {**{name: getattr(request.annotation, name) for name in IDENTITY_FIELDS},
               "label": request.label_id}
     columns = {**{name: getattr(Annotation, name) for name in IDENTITY_FIELDS},
                "label": Annotation.label_id}
     query = db.select(Annotation.id).where(
-        Annotation.document_id == document.id, Annotation.user_id == access.user.id,
+        Annotation.document_id == document.id, layer.where,
         *(columns[name].is_not_distinct_from(values[name]) for name in IDENTITY_FIELDS))
     if exclude is not None:
         query = query.where(Annotation.id != exclude)
     existing = db.session.scalar(query.order_by(Annotation.id).limit(1))
     if existing is not None:
-        raise ApiError(409, "conflict", f"you already made this annotation (annotation {existing}) "
+        raise ApiError(409, "conflict", f"{layer.has} this annotation (annotation {existing}) "
                                         f"on document {document.id}; change it with PUT instead",
                        {"annotation_id": existing})
 
 
-def _check_annotation_limit(access: ProjectAccess, document: Document) -> None:
+def check_annotation_limit(document: Document, layer: Layer) -> None:
     """Each annotator may keep at most LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT on a document, so
     no one's saves make loading and checking that document slow for everybody."""
     limit = current_app.config["LEANLIFE"].max_annotations_per_document
     count = db.session.scalar(db.select(func.count(Annotation.id)).where(
-        Annotation.document_id == document.id, Annotation.user_id == access.user.id))
+        Annotation.document_id == document.id, layer.where))
     if count >= limit:
-        raise invalid("document_id", f"you already have {count} annotations on document "
+        raise invalid("document_id", f"{layer.has} {count} annotations on document "
                                      f"{document.id}; one annotator may have at most {limit} "
                                      f"(LEANLIFE_MAX_ANNOTATIONS_PER_DOCUMENT)")
 
@@ -134,7 +155,7 @@ def _saved(access: ProjectAccess, row: Annotation) -> dict:
     return data
 
 
-def _with_etag(data: dict):
+def with_etag(data: dict):
     response = jsonify(data)
     response.set_etag(data["etag"])
     return response
@@ -156,15 +177,16 @@ def create_annotation(project_id: int, document_id: int):
     lock_row(Document, document_id)  # one label per document and the limit hold under races
     access = project_access(project_id)
     document = get_document(project_id, document_id)
-    _check_annotation_limit(access, document)
-    request = _parse_request(access, document)
-    _single_label_conflict(access, document, request.annotation.kind)
-    _duplicate_conflict(access, document, request)
+    layer = own_layer(access)
+    check_annotation_limit(document, layer)
+    request = parse_request(access, document, json_body())
+    single_label_conflict(access, document, request.annotation.kind, layer)
+    duplicate_conflict(document, request, layer)
     row = Annotation(project_id=project_id, document_id=document_id, user_id=access.user.id)
-    _store(row, request)
+    store(row, request)
     db.session.add(row)
     db.session.commit()
-    return _with_etag(_saved(access, row)), 201
+    return with_etag(_saved(access, row)), 201
 
 
 def _own_annotation(access: ProjectAccess, annotation_id: int) -> Annotation:
@@ -177,7 +199,7 @@ def _own_annotation(access: ProjectAccess, annotation_id: int) -> Annotation:
     return row
 
 
-def _check_if_match(row: Annotation) -> None:
+def check_if_match(row: Annotation) -> None:
     """``If-Match: <etag>`` makes a change conditional on the annotation being as the client
     last saw it (its ``etag``), so two editors cannot overwrite each other unknowingly."""
     wanted = http_request.if_match
@@ -198,15 +220,15 @@ def replace_annotation(project_id: int, annotation_id: int):
     lock_row(Annotation, annotation_id)
     access = project_access(project_id)
     row = _own_annotation(access, annotation_id)
-    _check_if_match(row)
+    check_if_match(row)
     document = get_document(project_id, row.document_id)
-    request = _parse_request(access, document, exclude=row.id)
+    request = parse_request(access, document, json_body(), exclude=row.id)
     if request.annotation.kind != row.kind:
         raise invalid("label", f"an annotation stays a {row.kind} annotation")
-    _duplicate_conflict(access, document, request, exclude=row.id)
-    _store(row, request)
+    duplicate_conflict(document, request, own_layer(access), exclude=row.id)
+    store(row, request)
     db.session.commit()
-    return _with_etag(_saved(access, row))
+    return with_etag(_saved(access, row))
 
 
 @bp.delete("/annotations/<int:annotation_id>")
@@ -216,7 +238,7 @@ def delete_annotation(project_id: int, annotation_id: int):
     lock_row(Annotation, annotation_id)
     access = project_access(project_id)
     row = _own_annotation(access, annotation_id)
-    _check_if_match(row)
+    check_if_match(row)
     document_id = row.document_id
     db.session.delete(row)
     db.session.commit()

@@ -17,7 +17,7 @@ from leanlife_server.api.shapes import Body, Either, Field, always, items_of, op
 from leanlife_server.db import db
 from leanlife_server.db.conflicts import commit_unless_duplicate
 from leanlife_server.db.lookup import get_in_project
-from leanlife_server.db.models import Annotation, Document, DocumentCompletion
+from leanlife_server.db.models import REVIEW_STATES, Annotation, Document, DocumentCompletion
 from leanlife_server.db.staging import hidden, published
 from leanlife_server.errors import ApiError, invalid, not_found
 
@@ -105,7 +105,8 @@ def requested_annotator(access: ProjectAccess) -> int | None:
 def document_annotations(access: ProjectAccess, document_id: int) -> list[Annotation]:
     """The document's annotations the request asks for and may see. Imported ones belong to
     no user and are shown to every member (they are the shared ground, e.g. RE's entities)."""
-    query = db.select(Annotation).where(Annotation.document_id == document_id)
+    # The gold layer is the owners' (api/curation.py), not an annotator's view.
+    query = db.select(Annotation).where(Annotation.document_id == document_id, ~Annotation.gold)
     annotator = requested_annotator(access)
     if annotator is not None:
         query = query.where((Annotation.user_id == annotator) | Annotation.user_id.is_(None))
@@ -115,10 +116,16 @@ def document_annotations(access: ProjectAccess, document_id: int) -> list[Annota
 @bp.get("")
 @operation(answers={200: page_of(DOCUMENT_SHAPE, total=Field(int, description="With count=true."))})
 def list_documents(project_id: int):
-    """Documents in id order, paginated by cursor; filter with status= and annotator=;
-    count=true adds the number of matching documents as ``total``."""
+    """Documents in id order, paginated by cursor; filter with status= and annotator=, and
+    review= (annotated, in review, curated: api/curation.py); count=true adds the number of
+    matching documents as ``total``."""
     access = project_access(project_id)
     query = db.select(Document).where(Document.project_id == project_id, published(Document.import_id))
+    review = request.args.get("review")
+    if review is not None:
+        if review not in REVIEW_STATES:
+            raise invalid("review", f"must be one of {list(REVIEW_STATES)}")
+        query = query.where(Document.review_state == review)
     status = request.args.get("status")
     if status is not None:
         if status not in STATUSES:

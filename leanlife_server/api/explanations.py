@@ -65,7 +65,8 @@ def _spans_by_document(document_ids: list[int], access: ProjectAccess) -> dict[i
         db.select(Annotation.id, Annotation.document_id, Annotation.start, Annotation.end,
                   Annotation.user_id, Label.name)
         .join(Label, Label.id == Annotation.label_id)
-        .where(Annotation.document_id.in_(document_ids), Annotation.kind == SPAN)).all()
+        .where(Annotation.document_id.in_(document_ids), Annotation.kind == SPAN,
+               ~Annotation.gold)).all()  # gold is the owners' layer (api/curation.py)
     spans: dict[int, list[AnnotationData]] = defaultdict(list)
     for row in rows:
         if row.user_id is None or access.can_read_user(row.user_id):

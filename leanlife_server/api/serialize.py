@@ -117,6 +117,8 @@ def annotation(row: Annotation) -> dict[str, Any]:
         out.update(start=row.start, end=row.end)
     elif row.kind == "relation":
         out.update(subject=row.subject_id, object=row.object_id)
+    if row.gold:  # only then, so that other annotations read (and tag) as before
+        out["gold"] = True
     out["etag"] = content_tag(out)
     return out
 
@@ -125,7 +127,8 @@ ANNOTATION = Body({
     "id": always(int), "document_id": always(int), "user_id": maybe_null(int), "kind": always(str),
     "label": always(str), "source": always(str), "explanations": always(list, items=Field(EXPLANATION)),
     "updated_at": maybe_null(str), "start": Field(int), "end": Field(int), "subject": Field(int),
-    "object": Field(int), "etag": always(str)},
+    "object": Field(int), "gold": Field(bool, description="true in the gold layer (api/curation.py)"),
+    "etag": always(str)},
     description="Spans have start and end, relations subject and object (annotation ids).")
 
 

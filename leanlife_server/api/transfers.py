@@ -29,6 +29,7 @@ from leanlife_server.formats.jobs import (
     remove_orphan_uploads,
     upload_key,
 )
+from leanlife_server.formats.reader import ANNOTATORS, GOLD, LAYERS
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
 from leanlife_server.jobs import FAILED, FINISHED, QUEUED, TrainingUnavailable, create_job, submit
 from leanlife_server.plugin_api import FormatError
@@ -41,6 +42,9 @@ FILTERS = {
                                                    "where the caller may see them, else the caller's)."),
     "finished_only": Field(bool, default=False),
     "include_recommendations": Field(bool, default=True),
+    "layer": Field(str, choices=LAYERS, default=ANNOTATORS, description=(
+        "annotators: their work; gold: the gold layer only (owners); all: both, gold "
+        "annotations by the annotator 'gold' (owners).")),
 }
 EXPORT_REQUEST = Body({"format": Field(str, required=True, description="An exporter for the project's task."),
                        **FILTERS})
@@ -138,8 +142,14 @@ def _export_filters(access: ProjectAccess, body: dict) -> dict:
     if annotator is not None and not access.can_read_user(annotator):
         raise ApiError(403, "forbidden", "annotators export only their own annotations in this "
                                          "project", {"field": "annotator"})
+    layer = body["layer"]
+    if layer != ANNOTATORS and not access.is_owner:
+        raise ApiError(403, "forbidden", "only the project's owners export the gold layer", {"field": "layer"})
+    if layer == GOLD and body.get("annotator") is not None:
+        raise invalid("annotator", "the gold layer belongs to no annotator; leave annotator out "
+                                   "with layer 'gold'")
     return {"annotator": annotator, "finished_only": body["finished_only"],
-            "include_recommendations": body["include_recommendations"]}
+            "include_recommendations": body["include_recommendations"], "layer": layer}
 
 
 @bp.post("/exports")

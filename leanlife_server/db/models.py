@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from sqlalchemy.sql import true
+from sqlalchemy.sql import false, true
 
 from leanlife_server.active.letters import has_letter
 from leanlife_server.credentials import username_key
@@ -30,6 +30,9 @@ OWNER, ANNOTATOR = "owner", "annotator"
 ROLES = (OWNER, ANNOTATOR)
 SOURCE_MANUAL, SOURCE_RECOMMENDATION, SOURCE_IMPORT = "manual", "recommendation", "import"
 SOURCES = (SOURCE_MANUAL, SOURCE_RECOMMENDATION, SOURCE_IMPORT)
+# A document's review (curation) state: annotators' work, an owner curating it, gold done.
+ANNOTATED, IN_REVIEW, CURATED = "annotated", "in review", "curated"
+REVIEW_STATES = (ANNOTATED, IN_REVIEW, CURATED)
 
 
 def utcnow() -> datetime:
@@ -149,6 +152,9 @@ class Document(db.Model):
     # table rows) go to the end of every queue. Set from ``text`` on insert.
     has_letters: Mapped[bool] = mapped_column(Boolean, default=_text_has_letters, server_default=true(),
                                               nullable=False)
+    # Curation (api/curation.py): training takes the gold layer of a ``curated`` document.
+    review_state: Mapped[str] = mapped_column(String(20), default=ANNOTATED, server_default=ANNOTATED,
+                                              nullable=False)
 
 
 class DocumentSkip(db.Model):
@@ -201,6 +207,9 @@ class Annotation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow, nullable=False)
     import_id: Mapped[Optional[int]] = mapped_column(Integer)  # as Document.import_id
+    # The document's gold layer (api/curation.py): written by owners, belongs to no user
+    # (user_id null), and is neither an annotator's work nor shared imported ground.
+    gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
     label: Mapped[Label] = relationship()
     explanations: Mapped[list["Explanation"]] = relationship(
         back_populates="annotation", cascade="all, delete-orphan", order_by="Explanation.id")

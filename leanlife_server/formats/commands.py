@@ -13,7 +13,7 @@ from leanlife_server.db.models import Project, User
 from leanlife_server.formats.encoding import text_encoding
 from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
-from leanlife_server.formats.reader import ExportFilters
+from leanlife_server.formats.reader import ANNOTATORS, GOLD, LAYERS, ExportFilters
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
 from leanlife_server.plugin_api import FormatError
 
@@ -109,9 +109,11 @@ def import_command(project: str, file: Path, format_name: str | None, duplicates
 @click.option("--finished-only", is_flag=True, help="Only documents marked finished.")
 @click.option("--recommendations/--no-recommendations", default=True, show_default=True,
               help="Include accepted recommendations.")
+@click.option("--layer", type=click.Choice(LAYERS), default=ANNOTATORS, show_default=True,
+              help="The annotators' work, the gold layer (curation), or all (gold by 'gold').")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="A format option.")
 def export_command(project: str, format_name: str, output: Path, annotator: str | None,
-                   finished_only: bool, recommendations: bool, options: tuple[str, ...]) -> None:
+                   finished_only: bool, recommendations: bool, layer: str, options: tuple[str, ...]) -> None:
     """Export PROJECT (id or name) to a file."""
     app = _ready_app()
     with app.app_context():
@@ -121,7 +123,9 @@ def export_command(project: str, format_name: str, output: Path, annotator: str 
             user_id = db.session.scalar(sa.select(User.id).where(User.username == annotator))
             if user_id is None:
                 raise click.ClickException(f"no user {annotator!r}")
-        filters = ExportFilters(user_id, finished_only, recommendations)
+        if layer == GOLD and user_id is not None:
+            raise click.BadParameter("the gold layer belongs to no annotator", param_hint="--annotator")
+        filters = ExportFilters(user_id, finished_only, recommendations, layer)
         try:
             with click.progressbar(length=STEPS, label="exporting", file=sys.stderr) as bar:
                 export_file(output, target, format_name, filters, _options(options), _Bar(bar))

@@ -30,15 +30,23 @@ from leanlife_server.plugin_api import (
 )
 
 
+# Which layer an export writes: the annotators' work (and imported annotations), the gold
+# layer (api/curation.py), or both, gold annotations then by the annotator GOLD_AUTHOR.
+ANNOTATORS, GOLD, ALL = "annotators", "gold", "all"
+LAYERS = (ANNOTATORS, GOLD, ALL)
+GOLD_AUTHOR = "gold"
+
+
 @dataclass(frozen=True)
 class ExportFilters:
     """Which annotations (and documents) go out. ``annotator`` is a user id: only that user's
     annotations (plus the entities their relations point at); ``finished_only`` keeps the
-    documents marked finished (by that annotator, or by anyone)."""
+    documents marked finished (by that annotator, or by anyone); ``layer``: see LAYERS."""
 
     annotator: int | None = None
     finished_only: bool = False
     include_recommendations: bool = True
+    layer: str = ANNOTATORS
 
 
 def count_documents(project_id: int, filters: ExportFilters) -> int:
@@ -60,7 +68,7 @@ def _documents(project_id: int, filters: ExportFilters) -> sa.Select:
 def _annotation_columns():
     return (Annotation.id, Annotation.document_id, Annotation.user_id, Label.name.label("label"),
             Annotation.kind, Annotation.start, Annotation.end, Annotation.subject_id,
-            Annotation.object_id, Annotation.source)
+            Annotation.object_id, Annotation.source, Annotation.gold)
 
 
 def project_records(project_id: int, filters: ExportFilters = ExportFilters(),
@@ -81,7 +89,8 @@ def project_records(project_id: int, filters: ExportFilters = ExportFilters(),
         for row in annotations:
             by_document[row.document_id].append(row)
         for doc in docs:
-            yield _record(doc, by_document.get(doc.id, []), explanations, usernames)
+            yield _record(doc, by_document.get(doc.id, []), explanations, usernames,
+                          GOLD_AUTHOR if filters.layer == ALL else None)
 
 
 def _annotations(project_id: int, first: int, last: int, filters: ExportFilters) -> list:
@@ -90,6 +99,8 @@ def _annotations(project_id: int, first: int, last: int, filters: ExportFilters)
                     Annotation.document_id.between(first, last)))
     if filters.annotator is not None:
         query = query.where(Annotation.user_id == filters.annotator)
+    if filters.layer != ALL:
+        query = query.where(Annotation.gold.is_(filters.layer == GOLD))
     if not filters.include_recommendations:
         query = query.where(Annotation.source != SOURCE_RECOMMENDATION)
     rows = db.session.execute(query.order_by(Annotation.document_id, Annotation.id)).all()
@@ -127,7 +138,7 @@ def _explanations(project_id: int, first: int, last: int, wanted: set[int]
     return out
 
 
-def _record(doc, rows: list, explanations: dict, usernames: dict) -> DocumentRecord:
+def _record(doc, rows: list, explanations: dict, usernames: dict, gold_author: str | None) -> DocumentRecord:
     index = {row.id: i for i, row in enumerate(rows)}
     annotations = []
     for row in rows:
@@ -137,6 +148,6 @@ def _record(doc, rows: list, explanations: dict, usernames: dict) -> DocumentRec
             subject=index[row.subject_id] if relation else None,
             object=index[row.object_id] if relation else None,
             explanations=tuple(explanations.get(row.id, ())),
-            annotator=usernames.get(row.user_id), source=row.source))
+            annotator=gold_author if row.gold else usernames.get(row.user_id), source=row.source))
     return DocumentRecord(text=doc.text, meta=doc.meta or {}, annotations=tuple(annotations),
                           location=f"document {doc.id}")

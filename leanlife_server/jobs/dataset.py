@@ -3,9 +3,10 @@
 A labeled document is one somebody annotated with a target-kind annotation or marked
 finished (a finished document with no annotations says "nothing to label here"); annotations
 of the task's ``input_kinds`` (RE's entity spans) travel with the documents as model input.
-Where several annotators labeled or finished a document, it carries what most of them agree
-on (jobs/merge.py: majority per item, ties dropped), so a model never sees two contradicting
-versions of one document.
+The best layer a document has is used: a curated document (api/curation.py) carries its
+gold layer only; else, where several annotators labeled or finished it, what most of them
+agree on (jobs/merge.py: majority per item, ties dropped), so a model never sees two
+contradicting versions of one document; else its one annotator's work.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import exists, or_
 from sqlalchemy.orm import selectinload
 
 from leanlife_server.db import db
-from leanlife_server.db.models import Annotation, Document, DocumentCompletion, Explanation, Label, Project
+from leanlife_server.db.models import CURATED, Annotation, Document, DocumentCompletion, Explanation, Label, Project
 from leanlife_server.db.staging import published
 from leanlife_server.jobs.merge import majority, with_inputs
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn, Span
@@ -29,7 +30,7 @@ MIN_LABELED_FOR_HELDOUT = 10
 CHUNK = 500
 
 
-def _annotation_data(row: Annotation) -> AnnotationData:
+def annotation_data(row: Annotation) -> AnnotationData:
     explanations = tuple(
         ExplanationIn(e.kind, text=e.text, spans=tuple(Span(s.start, s.end) for s in e.spans))
         for e in row.explanations)
@@ -47,7 +48,7 @@ def _annotation_rows(query) -> list[Annotation]:
 def annotated(input_kinds: Sequence[str]):
     """SQL condition: the document has a target-kind annotation (someone labeled it)."""
     target = Annotation.kind.not_in(input_kinds) if input_kinds else db.true()
-    return exists().where(Annotation.document_id == Document.id, target)
+    return or_(exists().where(Annotation.document_id == Document.id, target), Document.review_state == CURATED)
 
 
 def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[Example]:
@@ -55,11 +56,13 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
     (jobs/merge.py) and the input annotations (imported, or those annotators') they build on.
     Documents whose annotators agree on nothing are left out."""
     finished = exists().where(DocumentCompletion.document_id == Document.id)
-    documents = db.session.execute(db.select(Document.id, Document.text).where(
+    documents = db.session.execute(db.select(Document.id, Document.text, Document.review_state).where(
         Document.project_id == project_id, published(Document.import_id),
         or_(annotated(input_kinds), finished)).order_by(Document.id)).all()
     by_document: dict[int, list[Annotation]] = defaultdict(list)
-    for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id)):
+    # Not the rows of an import still running: hidden, and (a big import) most of the table.
+    for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id,
+                                                            published(Annotation.import_id))):
         by_document[row.document_id].append(row)
     finishers: dict[int, list[int]] = defaultdict(list)
     for document_id, user_id in db.session.execute(
@@ -69,18 +72,24 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
         finishers[document_id].append(user_id)
     examples = []
     for doc in documents:
-        data = {row.id: _annotation_data(row) for row in by_document[doc.id]}
+        data = {row.id: annotation_data(row) for row in by_document[doc.id]}
+        curated = doc.review_state == CURATED
         work: dict[int | None, list[AnnotationData]] = defaultdict(list)
         for row in by_document[doc.id]:
-            if row.kind not in input_kinds:
+            # Curated: the gold layer is the document's one "annotator"; else gold is left out.
+            if row.kind not in input_kinds and row.gold == curated:
                 work[row.user_id].append(data[row.id])
-        for user_id in finishers[doc.id]:
-            work.setdefault(user_id, [])
+        if curated:
+            work.setdefault(None, [])  # an empty gold layer says "nothing to label here"
+        else:
+            for user_id in finishers[doc.id]:
+                work.setdefault(user_id, [])
         targets = majority(work, data)
         if targets is None:
             continue
-        inputs = [data[row.id] for row in by_document[doc.id]
-                  if row.kind in input_kinds and (row.user_id is None or row.user_id in work)]
+        inputs = [data[row.id] for row in by_document[doc.id] if row.kind in input_kinds and (
+            row.gold or row.user_id is None if curated else
+            not row.gold and (row.user_id is None or row.user_id in work))]
         examples.append(Example(doc.id, doc.text, with_inputs(targets, inputs)))
     return examples
 
@@ -97,7 +106,7 @@ def input_annotations(document_ids: Sequence[int], input_kinds: Sequence[str]
         key = (row.document_id, row.kind, row.label_id, row.start, row.end)
         if key not in seen:
             seen.add(key)
-            found[row.document_id].append(_annotation_data(row))
+            found[row.document_id].append(annotation_data(row))
     return {document_id: tuple(rows) for document_id, rows in found.items()}
 
 
