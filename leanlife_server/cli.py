@@ -7,6 +7,7 @@ import sys
 import click
 
 from leanlife_server.app import create_app
+from leanlife_server.backup import backup_command, restore_command
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.formats.commands import export_command, import_command
@@ -137,3 +138,5 @@ def db_upgrade(revision: str) -> None:
 
 main.add_command(import_command)
 main.add_command(export_command)
+main.add_command(backup_command)
+main.add_command(restore_command)

@@ -79,9 +79,18 @@ class Plugins:
         for registry in (self.tasks, self.models, self.formats, self.query_strategies):
             for name, definition in registry.items.items():
                 owner = registry.owners[name]
-                rows.append({"kind": registry.kind, "name": name, "plugin": owner,
-                             "version": plugin_version(self.manager, owner),
-                             "description": getattr(definition, "description", "")})
+                row = {"kind": registry.kind, "name": name, "plugin": owner,
+                       "version": plugin_version(self.manager, owner),
+                       "description": getattr(definition, "description", "")}
+                # Models, formats and strategies serve some tasks: the console offers only those
+                # that serve the project's.
+                if registry is not self.tasks:
+                    row["tasks"] = list(definition.tasks)
+                if registry is self.formats:
+                    row.update({"imports": definition.importer is not None,
+                                "exports": definition.exporter is not None,
+                                "directories": definition.directories})
+                rows.append(row)
         return rows
 
 

@@ -275,7 +275,7 @@ def test_label_studio_choices_with_explanations_both_ways(app, tmp_path):
         import_file(project, write(tmp_path, "ls.json", json.dumps(LABEL_STUDIO_SA)))
         before = content(project.id)
         assert before[0][1] == [("positive", None, None, (), (("natural_language", "The word terrific", ()),),
-                                 None, "import")]
+                                 "1", "import")]  # completed_by 1
         out = json.loads(exported(tmp_path, project, "label_studio"))
         assert [r["type"] for r in out[0]["annotations"][0]["result"]] == ["choices", "textarea"]
         again = new_project("sa", "natural_language")
@@ -309,7 +309,7 @@ def test_annotators_who_are_members_keep_their_annotations_and_filters_apply(app
 
         assert labels(ExportFilters(annotator=alice.id)) == [("Good film", [("pos", "alice")]), ("Bad film", [])]
         assert labels(ExportFilters(include_recommendations=False)) == [
-            ("Good film", [("pos", "alice")]), ("Bad film", [("neg", None)])]
+            ("Good film", [("pos", "alice")]), ("Bad film", [("neg", "mallory")])]  # kept by name
         assert labels(ExportFilters(finished_only=True)) == [("Good film", [("pos", "alice"), ("pos", "bob")])]
         assert labels(ExportFilters(annotator=alice.id, finished_only=True)) == []
         line = json.loads(exported(tmp_path, project, "jsonl").splitlines()[0])

@@ -19,7 +19,12 @@ TASK = Body({"name": always(str), "title": always(str), "label_kinds": always(li
              "explanation_kinds": always(list, items=Field(str)), "ui_component": always(str),
              "view_url": Field(str, required=True, nullable=True)})
 REGISTRATION = Body({"kind": always(str), "name": always(str), "plugin": always(str),
-                     "version": Field(str, required=True, nullable=True), "description": always(str)})
+                     "version": Field(str, required=True, nullable=True), "description": always(str),
+                     "tasks": Field(list, items=Field(str), description="models, formats and query "
+                                                                         "strategies: the tasks they serve"),
+                     "imports": Field(bool, description="formats: reads files into a project"),
+                     "exports": Field(bool, description="formats: writes a project's annotations"),
+                     "directories": Field(bool, description="formats: imports a folder, not one file")})
 PLUGINS = Body({"registrations": always(list, items=Field(REGISTRATION)), "tasks": always(list, items=Field(TASK))})
 
 

@@ -210,6 +210,9 @@ class Annotation(db.Model):
     # The document's gold layer (api/curation.py): written by owners, belongs to no user
     # (user_id null), and is neither an annotator's work nor shared imported ground.
     gold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), nullable=False)
+    # An imported annotation's annotator when the file named one who is not a project member
+    # (user_id null): keeps several imported annotators' work apart (docs/formats.md).
+    imported_annotator: Mapped[Optional[str]] = mapped_column(String(150))
     label: Mapped[Label] = relationship()
     explanations: Mapped[list["Explanation"]] = relationship(
         back_populates="annotation", cascade="all, delete-orphan", order_by="Explanation.id")

@@ -68,7 +68,7 @@ def _documents(project_id: int, filters: ExportFilters) -> sa.Select:
 def _annotation_columns():
     return (Annotation.id, Annotation.document_id, Annotation.user_id, Label.name.label("label"),
             Annotation.kind, Annotation.start, Annotation.end, Annotation.subject_id,
-            Annotation.object_id, Annotation.source, Annotation.gold)
+            Annotation.object_id, Annotation.source, Annotation.gold, Annotation.imported_annotator)
 
 
 def project_records(project_id: int, filters: ExportFilters = ExportFilters(),
@@ -148,6 +148,7 @@ def _record(doc, rows: list, explanations: dict, usernames: dict, gold_author: s
             subject=index[row.subject_id] if relation else None,
             object=index[row.object_id] if relation else None,
             explanations=tuple(explanations.get(row.id, ())),
-            annotator=gold_author if row.gold else usernames.get(row.user_id), source=row.source))
+            annotator=gold_author if row.gold else usernames.get(row.user_id, row.imported_annotator),
+            source=row.source))
     return DocumentRecord(text=doc.text, meta=doc.meta or {}, annotations=tuple(annotations),
                           location=f"document {doc.id}")

@@ -20,6 +20,7 @@ from leanlife_server.plugin_api import (
 )
 
 MAX_LABEL_CHARS = 100
+MAX_ANNOTATOR_CHARS = 150  # users.username, annotations.imported_annotator
 
 
 class RecordValidator:
@@ -55,6 +56,10 @@ class RecordValidator:
         self._check_annotation_count(record)
         for i, annotation in enumerate(record.annotations):
             self._check_label(annotation.label, annotation.kind, where, f"annotations[{i}]")
+            if annotation.annotator is not None and (not isinstance(annotation.annotator, str)
+                                                     or len(annotation.annotator) > MAX_ANNOTATOR_CHARS):
+                raise FormatError(f"must be an annotator name of at most {MAX_ANNOTATOR_CHARS} characters",
+                                  where, f"annotations[{i}].annotator")
             if annotation.source is not None and annotation.source not in SOURCES:
                 raise FormatError(f"must be one of {list(SOURCES)}", where, f"annotations[{i}].source")
         # Entities first, so that relations can name any entity of the record.

@@ -287,6 +287,8 @@ class BatchWriter:
                     out[annotations].append({
                         "id": position, "project_id": self.project_id, "document_id": n,
                         "user_id": self.user_ids.get(a.annotator) if a.annotator else None,
+                        # Not a member: kept apart by name (docs/formats.md, annotators).
+                        "imported_annotator": None if a.annotator in self.user_ids else a.annotator,
                         "label_id": self._label_ids[a.label], "kind": a.kind,
                         "start": a.start, "end": a.end,
                         "subject_id": positions[(n, a.subject_id)] if relations else None,

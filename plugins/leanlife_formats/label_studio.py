@@ -2,7 +2,8 @@
 [{"result": [...]}]}`` whose results are ``labels`` (spans), ``relation`` (``from_id`` /
 ``to_id`` between span results) and ``choices`` (document labels). A ``textarea`` result
 carries the natural-language explanation of the annotation's choices. Cancelled annotations
-and predictions are not imported; trigger and relation explanations are not exported."""
+and predictions are not imported; trigger and relation explanations are not exported. Each
+annotation's ``completed_by`` is its annotator, both ways (docs/formats.md)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,23 @@ def sniff_label_studio(head: str) -> bool:
 
 
 def _annotator(completed_by: Any) -> str | None:
-    """Label Studio writes a user id (not a name we can match) or, in older exports, a user object."""
+    """Label Studio writes a user id or, in older exports, a user object: the annotator is its
+    username, else its email, else the id as a string ("7"), so that two annotators of one task
+    stay two (docs/formats.md, annotators)."""
     if isinstance(completed_by, Mapping):
-        return completed_by.get("username") or completed_by.get("email")
+        name = completed_by.get("username") or completed_by.get("email")
+        completed_by = name if name else completed_by.get("id")
+    if isinstance(completed_by, bool):
+        return None
+    if isinstance(completed_by, (int, str)) and str(completed_by).strip():
+        return str(completed_by)
     return None
+
+
+def _completed_by(annotator: str) -> int | dict[str, str]:
+    """A numeric annotator (a Label Studio id read in) goes back as that id, a name as a user
+    object, as older Label Studio exports wrote it."""
+    return int(annotator) if annotator.isascii() and annotator.isdigit() else {"username": annotator}
 
 
 def _results(annotation: Mapping, location: str, where: str
@@ -105,7 +119,7 @@ def _result_for(record: DocumentRecord, index: int) -> dict[str, Any]:
                       "labels": [a.label]}}
 
 
-def _annotation_json(record: DocumentRecord, indexes: list[int]) -> dict[str, Any]:
+def _annotation_json(record: DocumentRecord, annotator: str | None, indexes: list[int]) -> dict[str, Any]:
     """One Label Studio annotation: one annotator's results (plus the entities their
     relations point at)."""
     mine = [record.annotations[i] for i in indexes]
@@ -122,7 +136,7 @@ def _annotation_json(record: DocumentRecord, indexes: list[int]) -> dict[str, An
         if texts:
             result.append({"id": "explanation", "from_name": EXPLANATION_FIELD, "to_name": "text",
                            "type": "textarea", "value": {"text": texts}})
-    return {"result": result}
+    return {"result": result, **({"completed_by": _completed_by(annotator)} if annotator else {})}
 
 
 def label_studio_json(record: DocumentRecord) -> dict[str, Any]:
@@ -130,7 +144,8 @@ def label_studio_json(record: DocumentRecord) -> dict[str, Any]:
     for i, a in enumerate(record.annotations):
         groups.setdefault(a.annotator, []).append(i)
     return {"data": {**record.meta, "text": record.text},
-            "annotations": [_annotation_json(record, indexes) for indexes in groups.values()]}
+            "annotations": [_annotation_json(record, annotator, indexes)
+                            for annotator, indexes in groups.items()]}
 
 
 def write_label_studio(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]:

@@ -76,5 +76,9 @@ export interface TaskInfo {
   name: string; title: string; label_kinds: string[]; explanation_kinds: string[]; ui_component: string;
   view_url: string | null; // the task plugin's view module (contract.ts), if it ships one
 }
-export interface Registration { kind: string; name: string; plugin: string; version: string }
+export interface Registration {
+  kind: string; name: string; plugin: string; version: string;
+  tasks?: string[]; // models, formats, query strategies: the tasks they serve
+  imports?: boolean; exports?: boolean; directories?: boolean; // formats
+}
 export interface Member { user: User; role: string; settings: Record<string, unknown> }

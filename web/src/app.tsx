@@ -50,7 +50,7 @@ export function App() {
   if (projectId !== null && view === "annotate") {
     page = <Annotate key={projectId} projectId={projectId} documentId={documentId} me={me} />;
   } else if (projectId !== null && view === "console") {
-    page = <Console key={projectId} projectId={projectId} />;
+    page = <Console key={projectId} projectId={projectId} me={me} />;
   } else if (projectId !== null && view === "model") {
     page = <ModelPage key={projectId} projectId={projectId} />;
   } else {

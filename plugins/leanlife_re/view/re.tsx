@@ -47,10 +47,11 @@ export function ReView({ w }: ViewComponentProps) {
   };
 
   const save = async (name = relation) => {
-    if (subject === null || object === null || !name) { w.say("Choose a subject, an object and a relation."); return; }
+    if (subject === null || object === null || !name) { w.say("Choose a subject, an object and a relation."); return false; }
     const row = await w.create({ label: name, subject, object,
                                  explanations: text.trim() ? [{ kind: "natural_language", text }] : [] }, `relation ${name}`);
     if (row) { w.say(`Saved ${nameOf(subject)} —${name}→ ${nameOf(object)}.`); reset(); }
+    return row !== null;
   };
 
   const pickRelation = (l: Label) => {
@@ -109,7 +110,7 @@ export function ReView({ w }: ViewComponentProps) {
         <h4>Relation</h4>
         <LabelButtons labels={labels} kind="relation" active={relation} onPick={pickRelation} />
         <ExplanationBox w={w} value={text} onInput={setText} onSave={() => save()} inputRef={box}
-          context={{ label: relation, subject, object }} />
+          context={{ subject, object, label: relation }} labelWord="relation" />
         {explains && <button class="primary" onClick={() => save()}>Save relation</button>}
         <h4>Entities <span class="muted">(select words, then a type)</span></h4>
         <LabelButtons labels={labels} kind="span" onPick={addEntity} />

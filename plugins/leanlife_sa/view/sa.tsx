@@ -25,11 +25,12 @@ export function SaView({ w }: ViewComponentProps) {
   const cited = hovered !== null && w.recommendations[hovered] ? evidenceTriggers(w.recommendations[hovered], doc.text) : [];
 
   const save = async (name = choice) => {
-    if (!name) { w.say("Choose a label first."); return; }
+    if (!name) { w.say("Choose a label first."); return false; }
     const payload = { label: name, explanations: text.trim() ? [{ kind: "natural_language", text }] : [] };
     const existing = w.project.multi_label ? mine.find((a) => a.label === name) : mine[0];
     const row = existing ? await w.update(existing, payload, `label ${name}`) : await w.create(payload, `label ${name}`);
     if (row) { w.say(`Saved ${name}.`); setChoice(null); setText(""); }
+    return row !== null;
   };
 
   const pick = (l: Label) => {

@@ -95,6 +95,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
   const openDocument = useCallback(async (id: number, remember = true) => {
     const loaded = await (seesOthers ? get<Doc>(`${base}/documents/${id}?annotator=all`) : take<Doc>(`${base}/documents/${id}`));
     if (remember && docRef.current && docRef.current.id !== id) history.current.push(docRef.current.id);
+    if (docRef.current?.id !== id) setMessage(""); // what was said was about the document left
     setRecommendations([]);
     setDoc(loaded);
     setDone(false);
@@ -193,10 +194,17 @@ export function Annotate({ projectId, documentId, me }: Props) {
     // Only when the project is ready or the settings change what is shown.
   }, [project, settings?.show_others_annotations]);
 
-  // What the first screen does not need waits until it has been shown.
+  // What the first screen does not need waits until it has been shown: the serving model
+  // version among it, which pushes update afterwards.
   useEffect(() => {
     if (!firstShown) return;
-    loadCapabilities().then(setCaps).catch(fail);
+    loadCapabilities().then((c) => {
+      setCaps(c);
+      if (!has(c, "/projects/{project_id}/model")) return;
+      return get<{ active_version: { number: number; metrics: Record<string, unknown> } | null }>(`${base}/model`).then(({ active_version: v }) => {
+        if (v) setTraining((pushed) => pushed ?? { event: "model", state: "finished", version: v.number, metrics: v.metrics });
+      });
+    }).catch(fail);
     refreshProgress().catch(fail);
   }, [firstShown]);
 
@@ -323,7 +331,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
     <main class="workspace">
       <header class="bar">
         <a href="#/projects">Projects</a>
-        <strong>{project.name}</strong>
+        <strong class="name" title={project.name}>{project.name}</strong>
         <span class="muted">{task?.title ?? project.task}</span>
         <span data-testid="progress" class="progress">{progress}</span>
         {doc && <span class="muted">document #{doc.id}{doc.finished ? " (finished)" : doc.skipped ? " (skipped)" : ""}</span>}

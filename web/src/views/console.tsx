@@ -1,19 +1,20 @@
 // The owner console: labels, members and roles, documents (and import/export where the
-// server has them), and the learning settings.
+// server has them), and the learning settings. Other members get a page that says so.
 
 import { useEffect, useState } from "preact/hooks";
 import {
   ApiError, countOf, del, get, has, loadCapabilities, patch, post,
-  type Capabilities, type Label, type Member, type Project, type ProjectSettings, type Registration, type TaskInfo,
+  type Capabilities, type Label, type Member, type Project, type ProjectSettings, type Registration, type TaskInfo, type User,
 } from "../api";
 import { LabelFields, newDraft, shortcutProblem, type LabelDraft } from "./labelform";
 import { Transfers } from "./transfers";
 
-export function Console({ projectId }: { projectId: number }) {
+export function Console({ projectId, me }: { projectId: number; me: User }) {
   const base = `/projects/${projectId}`;
   const [project, setProject] = useState<Project | null>(null);
   const [task, setTask] = useState<TaskInfo | null>(null);
   const [models, setModels] = useState<Registration[]>([]);
+  const [formats, setFormats] = useState<Registration[]>([]);
   const [caps, setCaps] = useState<Capabilities>(new Set());
   const [message, setMessage] = useState("");
   const fail = (e: unknown) => setMessage(e instanceof ApiError ? `Error: ${e.message}` : String(e));
@@ -23,15 +24,28 @@ export function Console({ projectId }: { projectId: number }) {
       .then(([p, plugins, c]) => {
         setProject(p); setCaps(c);
         setTask(plugins.tasks.find((t) => t.name === p.task) ?? null);
-        setModels(plugins.registrations.filter((r) => r.kind === "model"));
+        // Only what serves the project's task: an NER project cannot train an SA model.
+        const serves = (kind: string) => plugins.registrations.filter((r) => r.kind === kind && (r.tasks ?? []).includes(p.task));
+        setModels(serves("model"));
+        setFormats(serves("format"));
       }).catch(fail);
   }, [base]);
 
   if (!project || !task) return <main class="page"><p>{message || "Loading…"}</p></main>;
+  // The server refuses an annotator every owner action; say so rather than show them.
+  if (project.role !== "owner" && !me.is_admin) {
+    return (
+      <main class="page" data-testid="owners-only">
+        <h2>{project.name}</h2>
+        <p>The console is for the project's owners; you are {project.role ? `an ${project.role}` : "not a member"} of this project.</p>
+        <p><a href={`#/projects/${projectId}/annotate`}>Annotate this project</a> · <a href="#/projects">All projects</a></p>
+      </main>
+    );
+  }
   return (
     <main class="page console">
       <header class="bar">
-        <h2>{project.name}</h2><span class="muted">{task.title} · explanations: {project.explanation_kind}</span>
+        <h2 class="name" title={project.name}>{project.name}</h2><span class="muted">{task.title} · explanations: {project.explanation_kind}</span>
         <span class="grow" />
         <a href={`#/projects/${projectId}/annotate`}>Annotate</a>
         {has(caps, "/projects/{project_id}/model/versions") && <a href={`#/projects/${projectId}/model`}>Model</a>}
@@ -40,7 +54,7 @@ export function Console({ projectId }: { projectId: number }) {
       <div class="grid">
         <Labels base={base} kinds={task.label_kinds} say={setMessage} fail={fail} />
         <Members base={base} project={project} onProject={setProject} say={setMessage} fail={fail} />
-        <Documents base={base} caps={caps} say={setMessage} fail={fail} />
+        <Documents base={base} caps={caps} formats={formats} say={setMessage} fail={fail} />
         <Learning base={base} caps={caps} settings={project.settings} models={models} say={setMessage} fail={fail} />
       </div>
     </main>
@@ -137,7 +151,7 @@ function Members({ base, project, onProject, say, fail }: Section & { project: P
   );
 }
 
-function Documents({ base, caps, say, fail }: Section & { caps: Capabilities }) {
+function Documents({ base, caps, formats, say, fail }: Section & { caps: Capabilities; formats: Registration[] }) {
   const [text, setText] = useState("");
   const [count, setCount] = useState("");
   const load = () => countOf(`${base}/documents`).then((total) => setCount(String(total)));
@@ -160,7 +174,7 @@ function Documents({ base, caps, say, fail }: Section & { caps: Capabilities }) 
           value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
         <button type="submit">Add documents</button>
       </form>
-      <Transfers base={base} caps={caps} say={say} fail={fail} onImported={load} />
+      <Transfers base={base} caps={caps} formats={formats} say={say} fail={fail} onImported={load} />
     </section>
   );
 }

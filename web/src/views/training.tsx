@@ -19,12 +19,13 @@ function describe(t: TrainingState): string {
   return `training ${state}`;
 }
 
+// The serving model version shows without live updates too (read once at load).
 export function TrainingIndicator({ connection, training }: { connection: ConnectionState; training: TrainingState | null }) {
-  if (connection === "off") return null;
+  if (connection === "off" && !training) return null;
   return (
     <span class={`live ${connection}`} data-testid="live" title="live updates">
-      <span class="dot" />{connection === "live" ? "live" : connection}
-      {training && <span data-testid="training"> · {describe(training)}</span>}
+      {connection !== "off" && <><span class="dot" />{connection === "live" ? "live" : connection}</>}
+      {training && <span data-testid="training">{connection !== "off" ? " · " : ""}{describe(training)}</span>}
     </span>
   );
 }
