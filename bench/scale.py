@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import pwd
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -63,46 +61,18 @@ from bench.api import (  # noqa: E402
     set_up_project,
 )
 from tests import test_jobs_toy_models  # noqa: E402
+from tests.nginx_site import NGINX, SiteChanged, write_config  # noqa: E402
 from tests.test_jobs_support import toy_plugin_path  # noqa: E402
 
 DEFAULT_POSTGRES = os.environ.get("LEANLIFE_BENCH_POSTGRES_URL",
                                   "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 DEFAULT_REDIS = os.environ.get("LEANLIFE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SITE = REPO / "deploy" / "nginx" / "leanlife.conf"
-# The documented upstreams' two servers, and the listen line, which this bench replaces.
-EXAMPLE_SERVERS = "    server 127.0.0.1:8001;\n    server 127.0.0.1:8002;\n"
-EXAMPLE_LISTEN = "listen 80;"
-MAIN = """{user}worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    access_log off;
-    include {prefix}/leanlife.conf;
-}}
-"""
 WARM_UP = 2.0
 TRAININGS = 20
 
 
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def site_config(port: int, backends: list[str]) -> str:
-    """deploy/nginx/leanlife.conf with each upstream naming ``backends`` and listening on ``port``."""
-    text = SITE.read_text()
-    if text.count(EXAMPLE_SERVERS) != 2 or text.count(EXAMPLE_LISTEN) != 1:
-        raise SystemExit(f"{SITE} no longer has two upstreams of 127.0.0.1:8001/8002 and one "
-                         f"{EXAMPLE_LISTEN!r}: update bench/scale.py")
-    servers = "".join(f"    server {backend};\n" for backend in backends)
-    return text.replace(EXAMPLE_SERVERS, servers).replace(EXAMPLE_LISTEN, f"listen 127.0.0.1:{port};")
 
 
 class Processes:
@@ -189,13 +159,12 @@ def start_web(processes: Processes, env: dict[str, str], folder: Path, n: int) -
 
 def start_nginx(processes: Processes, env: dict[str, str], folder: Path, backends: list[str]) -> tuple[subprocess.Popen, str]:
     prefix = folder / f"nginx-{len(backends)}"
-    prefix.mkdir()
     port = free_port()
-    (prefix / "leanlife.conf").write_text(site_config(port, backends))
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(MAIN.format(user=user, prefix=prefix))
-    process = processes.start([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e",
-                               str(prefix / "error.log"), "-g", "daemon off;"], env, f"nginx-{len(backends)}")
+    try:
+        command = write_config(prefix, port, backends)
+    except SiteChanged as e:
+        raise SystemExit(str(e))
+    process = processes.start(command, env, f"nginx-{len(backends)}")
     url = f"http://127.0.0.1:{port}"
     wait_for(f"{url}/api/v1/health", process, prefix / "error.log", 20)
     return process, url

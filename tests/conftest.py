@@ -60,6 +60,27 @@ def empty_database(request, tmp_path) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def app_with_one_old_sa_annotation(database_url: str, data_dir, revision: str):
+    """An app on ``database_url`` migrated to ``revision``, holding one SA project with one
+    document and one imported document label, written as rows of that revision: for the
+    migration tests of later revisions' columns."""
+    app = create_app({"database_url": database_url, "data_dir": data_dir})
+    upgrade(app, revision)
+    with app.app_context():
+        for statement in (
+                "INSERT INTO projects (id, name, description, task, explanation_kind, multi_label, "
+                "annotators_see_others, model_config, retrain_policy, created_at) "
+                "VALUES (1, 'old', '', 'sa', 'none', false, false, '{}', '{}', CURRENT_TIMESTAMP)",
+                "INSERT INTO labels (id, project_id, name, kind, color) VALUES (1, 1, 'pos', 'document', '#888')",
+                "INSERT INTO documents (id, project_id, text, meta, created_at, has_letters) "
+                "VALUES (1, 1, 'text', '{}', CURRENT_TIMESTAMP, true)",
+                "INSERT INTO annotations (id, project_id, document_id, label_id, kind, source, created_at, "
+                "updated_at) VALUES (1, 1, 1, 1, 'document', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"):
+            db.session.execute(db.text(statement))
+        db.session.commit()
+    return app
+
+
 @pytest.fixture(scope="session", params=DATABASES)
 def database_url(request, tmp_path_factory) -> str:
     """A migrated, empty database, once per backend per test session."""

@@ -9,13 +9,12 @@ import json
 
 from click.testing import CliRunner
 
-from leanlife_server.app import create_app
 from leanlife_server.cli import main
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.db.models import Project
 from leanlife_server.jobs.dataset import build_dataset
-from tests.conftest import add_document, create_project
+from tests.conftest import add_document, app_with_one_old_sa_annotation, create_project
 from tests.test_import_export_api import wait_for
 
 
@@ -232,20 +231,7 @@ def test_bad_curation_input_is_422_naming_the_field(make_caller):
 
 
 def test_the_migration_makes_old_rows_annotators_work_and_unreviewed(empty_database, tmp_path):
-    app = create_app({"database_url": empty_database, "data_dir": tmp_path / "data"})
-    upgrade(app, "0010")
-    with app.app_context():
-        for statement in (
-                "INSERT INTO projects (id, name, description, task, explanation_kind, multi_label, "
-                "annotators_see_others, model_config, retrain_policy, created_at) "
-                "VALUES (1, 'old', '', 'sa', 'none', false, false, '{}', '{}', CURRENT_TIMESTAMP)",
-                "INSERT INTO labels (id, project_id, name, kind, color) VALUES (1, 1, 'pos', 'document', '#888')",
-                "INSERT INTO documents (id, project_id, text, meta, created_at, has_letters) "
-                "VALUES (1, 1, 'text', '{}', CURRENT_TIMESTAMP, true)",
-                "INSERT INTO annotations (id, project_id, document_id, label_id, kind, source, created_at, "
-                "updated_at) VALUES (1, 1, 1, 1, 'document', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"):
-            db.session.execute(db.text(statement))
-        db.session.commit()
+    app = app_with_one_old_sa_annotation(empty_database, tmp_path / "data", "0010")
     upgrade(app, "0011")
     with app.app_context():
         assert db.session.execute(db.text("SELECT review_state FROM documents")).scalar_one() == "annotated"

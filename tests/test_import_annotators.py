@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from leanlife_server.app import create_app
 from leanlife_server.auth import create_user
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
@@ -19,7 +18,7 @@ from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
 from leanlife_server.plugin_api import FormatError
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, app_with_one_old_sa_annotation
 from tests.formats_helpers import content, new_project
 
 
@@ -118,20 +117,7 @@ def test_one_annotator_giving_two_labels_is_still_refused(app, tmp_path):
 
 
 def test_the_migration_leaves_old_annotations_without_an_imported_annotator(empty_database, tmp_path):
-    app = create_app({"database_url": empty_database, "data_dir": tmp_path / "data"})
-    upgrade(app, "0011")
-    with app.app_context():
-        for statement in (
-                "INSERT INTO projects (id, name, description, task, explanation_kind, multi_label, "
-                "annotators_see_others, model_config, retrain_policy, created_at) "
-                "VALUES (1, 'old', '', 'sa', 'none', false, false, '{}', '{}', CURRENT_TIMESTAMP)",
-                "INSERT INTO labels (id, project_id, name, kind, color) VALUES (1, 1, 'pos', 'document', '#888')",
-                "INSERT INTO documents (id, project_id, text, meta, created_at, has_letters) "
-                "VALUES (1, 1, 'text', '{}', CURRENT_TIMESTAMP, true)",
-                "INSERT INTO annotations (id, project_id, document_id, label_id, kind, source, created_at, "
-                "updated_at) VALUES (1, 1, 1, 1, 'document', 'import', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"):
-            db.session.execute(db.text(statement))
-        db.session.commit()
+    app = app_with_one_old_sa_annotation(empty_database, tmp_path / "data", "0011")
     upgrade(app, "0012")
     with app.app_context():
         assert db.session.execute(db.text("SELECT imported_annotator FROM annotations")).scalar_one() is None

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
-import shutil
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from leanlife_server.auth import create_user, issue_token
 from leanlife_server.db import db
 from leanlife_server.web import DEFAULT_DIST
 from tests.conftest import PASSWORD
+from tests.nginx_site import NGINX, SITE, write_config
 from tests.proxy_socket_client import session_from
 from tests.test_jobs_support import redis_prefix  # noqa: F401 (a fixture used below)
 from tests.test_jobs_support import (
@@ -40,30 +39,6 @@ from tests.test_jobs_support import (
 )
 from tests.test_ui_harness import Rest, browser, login  # noqa: F401 (a fixture)
 from tests.test_ui_push import LABELED, OPEN, ner_project
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-SITE = REPO / "deploy" / "nginx" / "leanlife.conf"
-# What the documented file says, replaced by this test's ports.
-EXAMPLE_BACKENDS = ("127.0.0.1:8001", "127.0.0.1:8002")
-EXAMPLE_LISTEN = "listen 80;"
-# nginx's main configuration around the site file: everything under the test's own prefix,
-# so it runs as any user, and an access log that names the web process of each request.
-MAIN = """{user}worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    log_format upstreams '$remote_addr|$status|$upstream_addr|$request';
-    access_log {prefix}/access.log upstreams;
-    include {prefix}/leanlife.conf;
-}}
-"""
-
 
 @dataclass
 class Logged:
@@ -91,30 +66,14 @@ class Nginx:
         return wait_until(found, 5, f"the access log's line for {source}")[-1]
 
 
-def site_config(port: int, backends: list[str]) -> str:
-    """The documented site file, on this test's ports."""
-    text = SITE.read_text()
-    for example, backend in zip(EXAMPLE_BACKENDS, backends):
-        assert f"server {example};" in text, f"{SITE} no longer names {example}: update this test"
-        text = text.replace(f"server {example};", f"server {backend};")
-    assert text.count(EXAMPLE_LISTEN) == 1, f"{SITE} should have one {EXAMPLE_LISTEN!r}: update this test"
-    return text.replace(EXAMPLE_LISTEN, f"listen 127.0.0.1:{port};")
-
-
 @contextmanager
 def nginx(tmp_path: Path, backends: list[str]) -> Iterator[Nginx]:
     if not Path(NGINX).is_file():
         pytest.fail("nginx is missing; install Debian's package: apt-get install nginx (.ci/run does)",
                     pytrace=False)
     prefix = tmp_path / "nginx"
-    prefix.mkdir()
     port = free_port()
-    (prefix / "leanlife.conf").write_text(site_config(port, backends))
-    # As root, nginx's workers would switch to `nobody`, who cannot enter pytest's folders.
-    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
-    (prefix / "nginx.conf").write_text(MAIN.format(user=user, prefix=prefix))
-    process = Process([NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
-                       "-e", str(prefix / "error.log"), "-g", "daemon off;"],
+    process = Process(write_config(prefix, port, backends, access_log=True),
                       dict(os.environ), prefix / "stdout.log")
     url = f"http://127.0.0.1:{port}"
 
