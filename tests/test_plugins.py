@@ -396,8 +396,10 @@ def test_leanlife_formats_registers_formats(chunking, recorder):
     plugins = load_plugins(["ner", "chunking"], extra=[recorder])
     tsv = plugins.formats.get("testing.chunk_tsv")
     assert (tsv.tasks, tsv.exporter, tsv.extensions) == (("chunking",), "csv:writer", (".tsv",))
-    assert {"kind": "format", "name": "testing.chunk_tsv", "plugin": "recording", "version": "",
-            "description": ""} in plugins.describe()
+    row = next(r for r in plugins.describe() if r["name"] == "testing.chunk_tsv")
+    assert row == {"kind": "format", "name": "testing.chunk_tsv", "plugin": "recording", "version": "",
+                   "description": "", "tasks": ["chunking"], "imports": tsv.importer is not None,
+                   "exports": True, "directories": tsv.directories}
 
 
 def test_leanlife_query_strategies_registers_strategies(recorder):
