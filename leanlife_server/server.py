@@ -84,6 +84,11 @@ def stop_worker(app: Flask) -> None:
 # Seconds a worker gets, after SIGTERM, to finish the requests it is serving before the
 # master kills it: `serve` stops within about this long, not gunicorn's default 30 s.
 GRACEFUL_TIMEOUT_SECONDS = 8
+# Seconds an idle keep-alive connection stays open. A client that reuses a connection just as
+# the server closes it gets a reset with nothing saved, so the server must outwait its
+# clients' idle time: nginx's upstream keep-alive and browsers' pools (60 s and more), and
+# annotators who pause between saves. 75 s is nginx's own client keep-alive.
+KEEPALIVE_SECONDS = 75
 
 
 def run(app: Flask, host: str, port: int, workers: int = 1, threads: int = 32) -> None:
@@ -95,7 +100,7 @@ def run(app: Flask, host: str, port: int, workers: int = 1, threads: int = 32) -
         "threads": threads,
         "accesslog": "-" if app.debug else None,
         "timeout": 120,
-        "keepalive": 5,
+        "keepalive": KEEPALIVE_SECONDS,
         # Gunicorn's control socket sits at one path per OS user (~/.gunicorn/gunicorn.ctl),
         # so a second server on the machine would take over the first's; nothing here uses it.
         "control_socket_disable": True,
