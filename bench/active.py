@@ -26,7 +26,7 @@ their definitions, exactly as the server loads them.
 ``--split dev`` evaluates on a dev set instead of the test set (CoNLL's ``dev.txt``; for SA,
 reviews disjoint from the test reviews and the pool), to choose settings without the test
 set. Copies of a text are demoted in the ranking as the server's queue demotes them
-(``leanlife_server.active.duplicates``); ``--duplicates keep`` ranks them as scored, as runs
+(``leanlife_server.pipeline.duplicates``); ``--duplicates keep`` ranks them as scored, as runs
 before that change did.
 
 Labels are counted in documents and, since an NER annotator reads tokens, in the tokens of
@@ -56,7 +56,7 @@ from typing import Any, Sequence
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
 
-from leanlife_server.active.duplicates import demote_duplicates, duplicate_key  # noqa: E402
+from leanlife_server.pipeline.duplicates import demote_duplicates, duplicate_key  # noqa: E402
 from leanlife_server.plugin_api import DOCUMENT, AnnotationData, Dataset, Example, load_object  # noqa: E402
 from leanlife_server.plugins import Plugins, load_plugins  # noqa: E402
 
@@ -145,7 +145,7 @@ def curve(plugins: Plugins, setup: TaskSetup, strategy: str, pool: list[Example]
           demote: bool = True) -> list[Point]:
     """One learning curve: ``rounds`` points, from ``seed_size`` labels in steps of ``step``.
     ``demote``: copies of a text ranked higher up or already labeled go last, as in the
-    server's queue (``leanlife_server.active.duplicates``)."""
+    server's queue (``leanlife_server.pipeline.duplicates``)."""
     definition = plugins.models.get(setup.model)
     evaluate = plugins.tasks.get(setup.task).evaluate
     scorer = None if strategy == RANDOM else load_object(plugins.query_strategies.get(strategy).factory)()

@@ -8,8 +8,9 @@ or above its member setting ``min_recommendation_confidence`` (what the browser 
 - accepts a correct one (1 action; saved as its annotation with ``source: recommendation``),
 - rejects a wrong one (1 action; the server has no reject endpoint, so it is only counted),
 - creates each gold label nothing correct was shown for: a span costs 2 actions for the
-  selection plus 1 for the label, a document label 1; an explanation, where the project
-  collects them, +2 (not here: the projects are made without explanations).
+  selection plus 1 for the label, a relation 3 (subject, object, label), a document label 1;
+  an explanation, where the project collects them (RE here; NER and SA are made without),
+  +2. Accepting a suggestion types no explanation.
 
 Then it marks the document finished and waits, on its Socket.IO connection, for the jobs its
 saves started (the dictionary matcher retrains after every save; other models by the
@@ -21,7 +22,16 @@ its cost needs no server: the same accounting with nothing shown.
   (``--ner-learned`` adds the project's default learned model, retrained ``--every-n``).
 - SA: rt_polarity, positives and negatives interleaved, ``sentence_embedding_sa.v1``
   retrained every ``--every-n`` annotations.
-- RE (SemEval-2010): not built yet; ``--task re`` says so.
+- RE: the SemEval-2010 Task 8 training sentences that have one of the NExT paper's
+  explanations (``next_explanations/semeval.json``: 162 of its 203 entries are found there,
+  all with the same relation, one of them in two sentences that differ only in their
+  entities: 163 documents), in the file's order. Each document is imported with its two
+  entities (``e1``, ``e2``, label ``entity``, belonging to no annotator: the pair is given);
+  labels are the directed relations as the NExT file writes them (``Cause-Effect(e2,e1)``,
+  subject ``e1``, object ``e2``, so the explanations' SUBJ and OBJ read as written). The
+  project collects natural-language explanations: a relation created by hand costs 3
+  (subject, object, label) + 2 for the explanation, which is the dataset's. Recommender:
+  ``next_rules.v1`` (NExT's strict rule matching, retrained on every save).
 
 The first ``--documents`` documents are used; each seed imports them in its own shuffled
 order. Reports, as means over seeds: actions per gold label (assisted and not), how many
@@ -32,6 +42,7 @@ the gold whatever is shown, so hiding more suggestions changes only what they co
 
     python bench/effort.py --task ner --documents 100 --seeds 1 --json ner.json
     python bench/effort.py --task sa --documents 500 --seeds 3 --plot docs/images/effort_sa.png
+    python bench/effort.py --task re --documents 200 --seeds 3 --json re.json
 
 Reads ``../shared/data`` (``--data``); never copies it. Server and client share the CPU.
 """
@@ -56,7 +67,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 # What each act costs, in clicks or key presses.
 ACCEPT, REJECT = 1, 1
-CREATE = {"span": 3, "document": 1}  # span: select (2) + label (1)
+CREATE = {"span": 3, "document": 1, "relation": 3}  # span: select (2) + label (1); relation: subject, object, label
 EXPLANATION = 2
 
 
@@ -103,8 +114,12 @@ def account(gold: Sequence[Item], shown: Sequence[Item], explanations: bool = Fa
     return DocumentEffort(accepted, rejected, created, len(gold_set), cost)
 
 
-def item_of(payload: dict[str, Any]) -> Item:
-    """A recommendation or gold annotation body as an Item."""
+def item_of(payload: dict[str, Any], entity_start: dict[int, int] | None = None) -> Item:
+    """A recommendation or gold annotation body as an Item. A relation is named by its
+    subject's and object's start offsets (``entity_start`` maps their annotation ids)."""
+    if payload.get("subject") is not None:
+        starts = entity_start or {}
+        return Item("relation", payload["label"], starts.get(payload["subject"]), starts.get(payload["object"]))
     kind = payload.get("kind") or ("span" if payload.get("start") is not None else "document")
     return Item(kind, payload["label"], payload.get("start"), payload.get("end"))
 
@@ -195,6 +210,14 @@ class TaskData:
     labels: tuple[tuple[str, str], ...]  # (name, kind)
     texts: list[str]
     gold: list[list[Item]]
+    # RE: each document's entity spans (label, start, end), imported with it (the pair is
+    # given), and the explanation the annotator types for each gold item it creates.
+    entities: list[list[tuple[str, int, int]]] = field(default_factory=list)
+    explanations: list[dict[Item, str]] = field(default_factory=list)
+
+    @property
+    def explained(self) -> bool:
+        return bool(self.explanations)
 
 
 def load_task(task: str, data: Path, documents: int) -> TaskData:
@@ -214,10 +237,89 @@ def load_task(task: str, data: Path, documents: int) -> TaskData:
                  for text, label in zip(both, ("pos", "neg"))][:documents]
         return TaskData("sa", (("pos", "document"), ("neg", "document")), [t for t, _ in pairs],
                         [[Item("document", label)] for _, label in pairs])
-    raise SystemExit(f"--task {task}: not built yet (ner and sa are)")
+    if task == "re":
+        return load_re(data, documents)
+    raise SystemExit(f"--task {task}: unknown")
+
+
+def _letters(text: str) -> str:
+    """A sentence compared without spaces and punctuation (the NExT file is tokenised)."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def load_re(data: Path, documents: int) -> TaskData:
+    """The SemEval-2010 Task 8 training sentences that one of the NExT explanations was written
+    for, in the file's order, each with its explanation (see the module's docstring)."""
+    import re as regex
+
+    explained: dict[tuple[str, str], str] = {}
+    for entry in json.loads((data / "next_explanations" / "semeval.json").read_text(encoding="utf-8")):
+        masked = entry["sent"].replace("SUBJ-O", "SUBJ").replace("OBJ-O", "OBJ")
+        explained.setdefault((_letters(masked), entry["rel"]), entry["exp"])
+    lines = (data / "semeval2010_task8" / "TRAIN_FILE.TXT").read_text(encoding="utf-8").splitlines()
+    head = regex.compile(r'^\d+\t"(.*)"$')
+    tag = regex.compile(r"</?e[12]>")
+    out = TaskData("re", (("entity", "span"),), [], [])
+    relations: set[str] = set()
+    for number in range(0, len(lines) - 1, 4):
+        sentence, relation = head.match(lines[number].strip()).group(1), lines[number + 1].strip()
+        masked = regex.sub(r"<e1>.*?</e1>", " SUBJ ", sentence)
+        masked = regex.sub(r"<e2>.*?</e2>", " OBJ ", masked)
+        explanation = explained.get((_letters(masked), relation))
+        if explanation is None:
+            continue
+        text, spans, position = "", {}, 0
+        for match in tag.finditer(sentence):
+            text += sentence[position:match.start()]
+            position = match.end()
+            name = match.group().strip("</>")
+            spans.setdefault(name, []).append(len(text))
+        text += sentence[position:]
+        (s1, e1), (s2, e2) = spans["e1"], spans["e2"]
+        item = Item("relation", relation, s1, s2)  # a relation: subject's and object's start
+        out.texts.append(text)
+        out.gold.append([item])
+        out.entities.append([("entity", s1, e1), ("entity", s2, e2)])
+        out.explanations.append({item: explanation})
+        relations.add(relation)
+        if len(out.texts) == documents:
+            break
+    return TaskData("re", (("entity", "span"), *((r, "relation") for r in sorted(relations))),
+                    out.texts, out.gold, out.entities, out.explanations)
 
 
 # The live run ----------------------------------------------------------------------------
+
+
+def import_with_entities(session, url: str, task: TaskData, order: Sequence[int],
+                         timeout_s: float = 600.0) -> dict[int, int]:
+    """Import the documents in ``order`` with their entity spans (JSON Lines, an import job:
+    imported annotations belong to no annotator, so every member sees them as given); returns
+    document id -> index into ``task``."""
+    import io
+
+    from bench.api import ok_json
+
+    lines = "".join(json.dumps({"text": task.texts[j], "meta": {"effort_index": j},
+                                "annotations": [{"label": label, "start": start, "end": end}
+                                                for label, start, end in task.entities[j]]}) + "\n"
+                    for j in order)
+    job = ok_json(session.post(f"{url}/imports", files={"file": ("documents.jsonl", io.BytesIO(lines.encode()))},
+                               data={"format": "jsonl"}))
+    deadline = time.monotonic() + timeout_s
+    while job["state"] in ("queued", "running"):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"import job {job['id']} not done within {timeout_s:.0f} s")
+        time.sleep(0.2)
+        job = ok_json(session.get(f"{url}/jobs/{job['id']}"))
+    if job["state"] != "finished":
+        raise SystemExit(f"import failed: {job}")
+    index_of, cursor = {}, 0
+    while cursor is not None:
+        page = ok_json(session.get(f"{url}/documents", params={"limit": 100, "cursor": cursor}))
+        index_of.update((d["id"], d["meta"]["effort_index"]) for d in page["items"])
+        cursor = page["next_cursor"]
+    return index_of
 
 
 class JobWatcher:
@@ -262,7 +364,8 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
     from bench.loop import Listener
 
     session = session_for(base, "admin")
-    body: dict[str, Any] = {"name": f"effort {task.task} {seed}", "task": task.task, "explanation_kind": "none"}
+    body: dict[str, Any] = {"name": f"effort {task.task} {seed}", "task": task.task,
+                            "explanation_kind": "natural_language" if task.explained else "none"}
     project = ok_json(session.post(f"{base}/projects", json=body))
     url = f"{base}/projects/{project['id']}"
     for name, kind in task.labels:
@@ -272,6 +375,9 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
         settings["recommenders"] = ["dictionary.v1"] + ([project["settings"]["model"]] if args.ner_learned else [])
         if not args.ner_learned:
             settings["retrain_policy"] = {"mode": "manual"}  # the dictionary retrains on every save anyway
+    elif task.task == "re":
+        settings["recommenders"] = ["next_rules.v1"]  # cheap: retrains on every save
+        settings["retrain_policy"] = {"mode": "manual"}
     else:
         settings["model"] = args.sa_model
     ok_json(session.patch(f"{url}/settings", json=settings))
@@ -281,11 +387,17 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
     order = list(range(len(task.texts)))
     random.Random(seed).shuffle(order)
     gold_by_id: dict[int, list[Item]] = {}
-    for i in range(0, len(order), 1000):
-        chunk = order[i:i + 1000]
-        saved = ok_json(session.post(f"{url}/documents", json={"documents": [{"text": task.texts[j]} for j in chunk]}))
-        for j, row in zip(chunk, saved["items"]):
-            gold_by_id[row["id"]] = task.gold[j]
+    index_of: dict[int, int] = {}  # document id -> index into task
+    if task.entities:
+        index_of = import_with_entities(session, url, task, order)
+    else:
+        for i in range(0, len(order), 1000):
+            chunk = order[i:i + 1000]
+            saved = ok_json(session.post(f"{url}/documents",
+                                         json={"documents": [{"text": task.texts[j]} for j in chunk]}))
+            index_of.update((row["id"], j) for j, row in zip(chunk, saved["items"]))
+    for document_id, j in index_of.items():
+        gold_by_id[document_id] = task.gold[j]
 
     token = session.headers["Authorization"].removeprefix("Bearer ")
     listener = Listener(base, token, project["id"])
@@ -301,17 +413,28 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
                 break
             document_id = ok_json(response).get("document_id") or response.json()["id"]
             recommendations = ok_json(session.get(f"{url}/model/recommendations/{document_id}"))["items"]
-            offered = [(item_of(r), r.get("confidence") or 0.0) for r in recommendations]
-            effort = account(gold_by_id[document_id], [item for item, c in offered if c >= threshold])
+            entity_of: dict[int, int] = {}  # RE: entity annotation id -> its start, and back
+            if task.entities:
+                entity_of = {a["id"]: a["start"] for a in ok_json(session.get(
+                    f"{url}/documents/{document_id}"))["annotations"] if a["kind"] == "span"}
+            offered = [(item_of(r, entity_of), r.get("confidence") or 0.0) for r in recommendations]
+            effort = account(gold_by_id[document_id], [item for item, c in offered if c >= threshold],
+                             task.explained)
             before = watcher.latest()
             saves = [(i, "recommendation") for i in effort.accepted] + [(i, "manual") for i in effort.created]
+            explanations = task.explanations[index_of[document_id]] if task.explained else {}
+            entity_at = {start: id_ for id_, start in entity_of.items()}
             for item, source in saves:
                 annotation = {"label": item.label, "source": source}
                 if item.kind == "span":
                     annotation |= {"start": item.start, "end": item.end}
+                elif item.kind == "relation":
+                    annotation |= {"subject": entity_at[item.start], "object": entity_at[item.end]}
+                if source == "manual" and item in explanations:  # typed only for what it creates
+                    annotation["explanations"] = [{"kind": "natural_language", "text": explanations[item]}]
                 ok_json(session.post(f"{url}/documents/{document_id}/annotations", json=annotation))
             correct = len(effort.accepted)
-            run.steps.append(step_of(saved_total, gold_by_id[document_id], offered))
+            run.steps.append(step_of(saved_total, gold_by_id[document_id], offered, task.explained))
             saved_total += correct + len(effort.created)
             session.put(f"{url}/documents/{document_id}/finished").raise_for_status()
             if correct + len(effort.created):
@@ -353,7 +476,7 @@ def summarise(task: TaskData, runs: list[Run], seeds: int, window: int, threshol
     return {
         "task": task.task, "documents": len(task.texts), "seeds": seeds,
         "assisted": assisted(runs, threshold, window),
-        "unassisted": {"actions_per_label": unassisted_actions_per_label(task.gold)},
+        "unassisted": {"actions_per_label": unassisted_actions_per_label(task.gold, task.explained)},
         "by_threshold": [assisted(runs, t, window) for t in thresholds],
     }
 

@@ -389,10 +389,17 @@ def span_agreement(items: SpanItems, labels: Mapping[int, str]) -> Figures:
     }
 
 
-def span_disagreements(items: SpanItems, pair: tuple[int, int], label: int | None) -> np.ndarray:
+def span_disagreements(items: SpanItems, pair: tuple[int, int] | None, label: int | None) -> np.ndarray:
     """Sorted ids of the documents both covered where their spans (with ``label``: their
-    spans of that label) differ."""
+    spans of that label) differ; with ``pair`` None, where any two annotators' do."""
     table = _span_table(items)
+    if pair is None:
+        # A span some annotator covering its document marked and another covering it did not.
+        covering = table.covering
+        differ = (table.marked & covering).any(axis=1) & (~table.marked & covering).any(axis=1)
+        if label is not None:
+            differ &= table.label == label
+        return np.unique(table.document[differ])
     i, j = np.searchsorted(table.annotators, pair)
     if not np.isin(pair, table.annotators).all():
         return np.array([], dtype=np.int64)  # one of them covered nothing

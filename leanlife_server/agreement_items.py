@@ -117,25 +117,33 @@ def _label_tables(project_id: int, kind: str, labels: dict[int, str]) -> LabelTa
                        _value_labels(np.unique(values[~np.isnan(values)]), labels))
 
 
-def _label_disagreements(project_id: int, kind: str, pair: tuple[int, int], label: int | None,
+def _label_disagreements(project_id: int, kind: str, pair: tuple[int, int] | None, label: int | None,
                          cursor: int, limit: int) -> list[int]:
     """Documents above ``cursor`` holding a unit both labelled with different values (or where
-    one chose ``label`` and the other did not), a page of them in SQL."""
+    one chose ``label`` and the other did not), a page of them in SQL. Without ``pair``: a
+    unit ``label`` was given by some of the annotators who labelled it and not by others."""
     labels = project_labels(project_id, kind)
     unit, query = _unit_columns(kind)
-    first, second = _value_of(pair[0], labels), _value_of(pair[1], labels)
-    if label is None:
-        differ = first != second
+    where = _annotated(project_id, kind)
+    if pair is None:
+        givers = sa.func.count(sa.distinct(sa.case((Annotation.label_id == label, Annotation.user_id))))
+        having = [givers > 0, givers < sa.func.count(sa.distinct(Annotation.user_id))]
     else:
-        bit = 1 << list(labels).index(label)
+        first, second = _value_of(pair[0], labels), _value_of(pair[1], labels)
+        if label is None:
+            differ = first != second
+        else:
+            bit = 1 << list(labels).index(label)
 
-        def has(value: Any) -> Any:
-            return sa.or_(value == label, sa.and_(value < 0, (-value).op("&")(bit) != 0))
-        differ = has(first) != has(second)
+            def has(value: Any) -> Any:
+                return sa.or_(value == label, sa.and_(value < 0, (-value).op("&")(bit) != 0))
+            differ = has(first) != has(second)
+        where.append(Annotation.user_id.in_(pair))
+        having = [first.is_not(None), second.is_not(None), differ]
     document = unit[0]
     query = (query.with_only_columns(document.element).distinct()
-             .where(*_annotated(project_id, kind), Annotation.user_id.in_(pair), document.element > cursor)
-             .group_by(*unit).having(first.is_not(None), second.is_not(None), differ)
+             .where(*where, document.element > cursor)
+             .group_by(*unit).having(*having)
              .order_by(document.element).limit(limit))
     return list(db.session.scalars(query))
 
@@ -193,10 +201,10 @@ def project_agreement(project_id: int, task: TaskDefinition) -> dict[str, Any]:
     return {"kind": kind, **figures}
 
 
-def disagreeing_documents(project_id: int, task: TaskDefinition, pair: tuple[int, int],
+def disagreeing_documents(project_id: int, task: TaskDefinition, pair: tuple[int, int] | None,
                           label: int | None, cursor: int, limit: int) -> list[int]:
-    """Ids above ``cursor`` of the documents where the pair disagrees (on ``label``, if given),
-    in id order, at most ``limit``."""
+    """Ids above ``cursor`` of the documents where the pair (None: any two annotators)
+    disagrees (on ``label``, if given), in id order, at most ``limit``."""
     kind = compared_kind(task)
     if kind == SPAN:
         documents = span_disagreements(_span_items(project_id, with_tokens=False), pair, label)

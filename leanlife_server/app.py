@@ -13,7 +13,7 @@ from leanlife_server.api.routing import refuse_unbindable_ids
 from leanlife_server.config import load_settings
 from leanlife_server.db import db, engine_options
 from leanlife_server.errors import register_error_handlers
-from leanlife_server.plugins import load_plugins
+from leanlife_server.plugins import DEFAULT_PLUGINS, load_plugins
 from leanlife_server.realtime import init_realtime
 from leanlife_server.storage import STORE_KEY, open_store
 from leanlife_server.throttle import init_throttle
@@ -42,7 +42,8 @@ def create_app(config: Mapping[str, Any] | None = None, extra_plugins: Iterable[
     app.extensions[STORE_KEY] = open_store(settings.storage_url, settings.data_dir,
                                            settings.s3_endpoint_url, settings.s3_region)
     extra_plugins = tuple(extra_plugins)
-    app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins)
+    app.extensions["leanlife"] = load_plugins(settings.plugin_names, extra_plugins, DEFAULT_PLUGINS,
+                                              settings.blocked_plugin_names)
     # Plugin objects live in this process only: jobs then cannot run in a child process.
     app.extensions["leanlife_extra_plugins"] = extra_plugins
     register_error_handlers(app)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Optional
 
 from flask import current_app, g, request, session
+from sqlalchemy import bindparam
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from leanlife_server.credentials import (
@@ -82,11 +83,14 @@ def issue_token(user: User, name: str = "") -> tuple[ApiToken, str]:
     return row, plaintext
 
 
+# One query for token and user, built once: this runs on every API request.
+_BEARER_QUERY = (db.select(ApiToken.revoked_at, User).join(User, User.id == ApiToken.user_id)
+                 .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def _user_from_bearer(header: str) -> User:
     token = header[len("Bearer "):].strip()
-    # One query for token and user: this runs on every API request.
-    row = db.session.execute(db.select(ApiToken.revoked_at, User).join(User, User.id == ApiToken.user_id)
-                             .where(ApiToken.token_hash == _digest(token))).first()
+    row = db.session.execute(_BEARER_QUERY, {"token_hash": _digest(token)}).first()
     if row is None or row.revoked_at is not None:
         raise ApiError(401, "invalid_token", "the bearer token is unknown or revoked")
     return row.User

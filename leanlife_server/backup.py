@@ -11,7 +11,7 @@ A backup is a folder::
 
 It is taken while web processes and workers run. The database comes first and the files
 after: every file a row of the copied database names was stored before that row was
-committed (``jobs/model_store.py``), so it is in the copy; files written meanwhile are
+committed (``pipeline/model_store.py``), so it is in the copy; files written meanwhile are
 extra, harmless ones. The folder is written under a temporary name and renamed when whole,
 so a backup exists complete or not at all.
 
@@ -217,9 +217,9 @@ def restore(app: Flask, source: Path) -> dict:
 @click.argument("target", type=click.Path(path_type=Path))
 def backup_command(target: Path) -> None:
     """Back up the database and the artifact store into the new folder TARGET (while running)."""
-    from leanlife_server.cli import _app
+    from leanlife_server.cli_app import command_app
 
-    manifest = backup(_app(), target)
+    manifest = backup(command_app(), target)
     click.echo(f"backed up a {manifest['database']} database at revision {manifest['revision']} and "
                f"{manifest['artifacts']} artifacts from {manifest['store']} into {target}")
 
@@ -229,9 +229,9 @@ def backup_command(target: Path) -> None:
 def restore_command(source: Path) -> None:
     """Restore the backup folder SOURCE into an empty database and the artifact store
     (web processes and workers stopped); then run `leanlife db upgrade`."""
-    from leanlife_server.cli import _app
+    from leanlife_server.cli_app import command_app
 
-    app = _app()
+    app = command_app()
     manifest = restore(app, source)
     click.echo(f"restored a {manifest['database']} database at revision {manifest['revision']} and "
                f"{manifest['artifacts']} artifacts into {app.extensions[STORE_KEY].describe()}; "

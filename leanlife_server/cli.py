@@ -6,20 +6,13 @@ import sys
 
 import click
 
-from leanlife_server.app import create_app
 from leanlife_server.backup import backup_command, restore_command
+from leanlife_server.cli_app import command_app
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.formats.commands import export_command, import_command
 from leanlife_server.jobs.lanes import LANES, checked_lanes
 from leanlife_server.plugins import PluginError
-
-
-def _app():
-    try:
-        return create_app()
-    except PluginError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -39,7 +32,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     from leanlife_server.auth import FIRST_ADMIN, create_first_admin
 
-    app = _app()
+    app = command_app()
     upgrade(app)
     settings = app.config["LEANLIFE"]
     with app.app_context():
@@ -75,7 +68,7 @@ def worker(burst: bool, lanes: tuple[str, ...]) -> None:
     """Run background jobs (training, prediction, import, export) from LEANLIFE_REDIS_URL."""
     from leanlife_server.jobs.worker import work
 
-    app = _app()
+    app = command_app()
     if not app.config["LEANLIFE"].redis_url:
         raise click.ClickException("LEANLIFE_REDIS_URL is not set; a worker needs Redis "
                                    "(without it, `leanlife serve` runs jobs itself)")
@@ -94,7 +87,7 @@ def createuser(username: str, admin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    app = _app()
+    app = command_app()
     upgrade(app)
     with app.app_context():
         try:
@@ -131,7 +124,7 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply schema migrations."""
-    app = _app()
+    app = command_app()
     upgrade(app, revision)
     click.echo(f"database at revision {revision}")
 

@@ -23,6 +23,9 @@ class Settings:
     redis_url: str = ""
     # Comma-separated entry point names; empty loads every installed plugin.
     plugins: str = ""
+    # Comma-separated plugin names never registered: a built-in reaction (plugins.DEFAULT_PLUGINS)
+    # that a plugin replaces, or an installed entry point.
+    blocked_plugins: str = ""
     max_document_chars: int = 1_000_000
     max_request_bytes: int = 64 * 1024 * 1024
     page_size_max: int = 500
@@ -71,6 +74,10 @@ class Settings:
     def plugin_names(self) -> list[str] | None:
         names = [n.strip() for n in self.plugins.split(",") if n.strip()]
         return names or None
+
+    @property
+    def blocked_plugin_names(self) -> list[str]:
+        return [n.strip() for n in self.blocked_plugins.split(",") if n.strip()]
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:

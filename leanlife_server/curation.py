@@ -1,6 +1,6 @@
 """Where a document's annotators disagree, for the curation view (api/curation.py).
 
-Items are those of the training merge rule (jobs/merge.py ``item_of``): a document label's
+Items are those of the training merge rule (pipeline/merge.py ``item_of``): a document label's
 item is the document, a span's its offsets, a relation's its entity pair by offsets. Every
 annotator of the document answers on every item with the set of labels they gave it (maybe
 none); an item is disagreed on when the answers are not all the same. Task-agnostic.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Hashable, Mapping, Sequence
 
 from leanlife_server.annotation_identity import IDENTITY_FIELDS
-from leanlife_server.jobs.merge import LINKS, item_of
+from leanlife_server.pipeline.merge import LINKS, item_of
 from leanlife_server.plugin_api import AnnotationData
 
 _ITEM_FIELDS = tuple(name for name in IDENTITY_FIELDS if name != "label")

@@ -13,6 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Hashable, Iterator, Mapping, Protocol, Sequence
 
+# The live loop's events, which event hooks receive (leanlife_server/events.py: plain data).
+from leanlife_server.events import (  # noqa: F401
+    AnnotationDeleted,
+    AnnotationSaved,
+    Event,
+    GoldChanged,
+    ModelTrained,
+    QueueRanked,
+    RecommendationsMade,
+    TrainingFinished,
+)
 # Pretrained resources shared by model plugins (GloVe, MiniLM), read from installed packages.
 from leanlife_server.pretrained import WordVectors, glove_directory, load_glove, minilm_path  # noqa: F401
 
@@ -157,6 +168,11 @@ class TaskDefinition:
     # that relations connect). A document counts as labeled only once it has a target-kind
     # annotation, and examples given to predict() carry their input-kind annotations.
     input_kinds: tuple[str, ...] = ()
+    # Whether one annotator's span annotations on a document may overlap (nest or cross). False
+    # (NER: a token carries one tag): the API refuses a span that overlaps one of the same
+    # annotator's (or of the gold layer) with 409, and an import that gives one annotator
+    # overlapping spans fails, naming file and line.
+    overlapping_spans: bool = True
     # evaluate(gold examples, predictions in the same order) -> metrics, e.g. {"f1": 0.8}
     evaluate: Callable[[Sequence[Example], Sequence[DocumentPrediction]], Mapping[str, float]] | None = None
     # The annotation view: an ES module's path inside the plugin package's ``static/`` folder

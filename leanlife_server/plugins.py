@@ -1,7 +1,9 @@
-"""One pluggy PluginManager per app, and the registries collected from it at start-up."""
+"""One pluggy PluginManager per app, and the registries collected from it at start-up; the
+core's own reactions to events are plugins too (``DEFAULT_PLUGINS``)."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Iterable
@@ -9,6 +11,7 @@ from typing import Any, Iterable
 import pluggy
 
 from leanlife_server import hookspecs
+from leanlife_server.events import Event
 from leanlife_server.references import reference_problem
 from leanlife_server.plugin_api import (
     FormatDefinition,
@@ -18,6 +21,16 @@ from leanlife_server.plugin_api import (
 )
 
 ENTRY_POINT_GROUP = "leanlife"
+# The core's reactions to the live loop's events, modules registered by the app (create_app)
+# under these names before any other plugin: pluggy calls the last registered first, so every
+# plugin hears an event before the core reacts. LEANLIFE_BLOCKED_PLUGINS leaves one out, for a
+# plugin that takes its place. Not imported by this module: loading plugins outside a server
+# (extract.load) needs none of them.
+DEFAULT_PLUGINS = (
+    "leanlife_server.pipeline.policy",  # retraining: cheap models on every change, the owner's policy
+    "leanlife_server.realtime.push",  # Socket.IO: documents, recommendations, models, queues
+    "leanlife_server.active.queue",  # ranks each member's queue again after a retraining job
+)
 # The fields of each definition type that hold dotted references, checked at start-up.
 REFERENCE_FIELDS: dict[type, tuple[str, ...]] = {
     ModelDefinition: ("factory", "explanation_parser"),
@@ -66,6 +79,10 @@ class Plugins:
     formats: Registry
     query_strategies: Registry
 
+    def notify(self, event: Event) -> None:
+        """Announce ``event``: its hook is called on every plugin, the core's reactions last."""
+        getattr(self.manager.hook, event.hook)(**event.hook_arguments())
+
     def suggested_model(self, task: str, explanation_kind: str) -> str | None:
         """The model a new ``task`` project with ``explanation_kind`` starts with: one that
         serves the task and is suggested for the kind (the first by name when several are)."""
@@ -105,10 +122,22 @@ def _installed_names() -> list[str]:
     return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def build_manager(names: list[str] | None = None, extra: Iterable[Any] = ()) -> pluggy.PluginManager:
-    """Register entry-point plugins (all, or those in ``names``), then ``extra`` objects."""
+def build_manager(names: list[str] | None = None, extra: Iterable[Any] = (),
+                  defaults: Iterable[str] = (), blocked: Iterable[str] = ()) -> pluggy.PluginManager:
+    """Register the ``defaults`` modules, then entry-point plugins (all, or those in ``names``),
+    then ``extra`` objects; none named in ``blocked``."""
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
+    defaults = tuple(defaults)
+    for name in blocked:
+        if name not in defaults and name not in _installed_names():
+            raise PluginError(f"LEANLIFE_BLOCKED_PLUGINS names {name!r}, which is neither a built-in "
+                              f"plugin ({', '.join(defaults) or 'none loaded here'}) nor an installed "
+                              f"entry point ({', '.join(_installed_names()) or 'none'})")
+        manager.set_blocked(name)
+    for name in defaults:
+        if not manager.is_blocked(name):
+            manager.register(importlib.import_module(name), name)
     for name in names if names is not None else [None]:
         try:
             count = manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
@@ -150,8 +179,9 @@ def _collect(manager: pluggy.PluginManager, hook_name: str, kind: str, expected:
     return registry
 
 
-def load_plugins(names: list[str] | None = None, extra: Iterable[Any] = ()) -> Plugins:
-    manager = build_manager(names, extra)
+def load_plugins(names: list[str] | None = None, extra: Iterable[Any] = (),
+                 defaults: Iterable[str] = (), blocked: Iterable[str] = ()) -> Plugins:
+    manager = build_manager(names, extra, defaults, blocked)
     plugins = Plugins(
         manager=manager,
         tasks=_collect(manager, "leanlife_tasks", "task", TaskDefinition),

@@ -14,7 +14,7 @@ import sys
 from leanlife_server.app import create_app
 from leanlife_server.auth import create_user, issue_token
 from leanlife_server.db import db
-from leanlife_server.jobs.device import resolve_device
+from leanlife_server.pipeline.device import resolve_device
 from leanlife_server.plugin_api import load_object
 
 ABSENT = ("torch", "transformers")

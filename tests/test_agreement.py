@@ -194,8 +194,21 @@ def test_disagreeing_documents_are_listed_in_pages(team):
     assert agreement(team.owner, project["id"], pair + "&label=neg")["items"] == [{"document_id": docs[1]}]
 
 
+def test_documents_any_two_annotators_disagree_on_a_label(team):
+    project, docs = label_sa(team, SA_LABELS)
+    # Document 1: pos, neg, neg; document 3: neu, neu, pos; the others agree where labelled.
+    assert agreement(team.owner, project["id"], "?label=pos")["items"] == [
+        {"document_id": docs[1]}, {"document_id": docs[3]}]
+    assert agreement(team.owner, project["id"], "?label=neg")["items"] == [{"document_id": docs[1]}]
+    first = agreement(team.owner, project["id"], "?label=neu&limit=1")
+    assert first == {"items": [{"document_id": docs[3]}], "next_cursor": None}
+    assert agreement(team.owner, project["id"], f"?label=pos&limit=1&cursor={docs[1]}")["items"] == [
+        {"document_id": docs[3]}]
+
+
 @pytest.mark.parametrize("query, field", [("?pair=1", "pair"), ("?pair=1,1", "pair"), ("?pair=a,2", "pair"),
-                                          ("?pair=1,2&label=nope", "label"), ("?pair=1,2&limit=0", "limit")])
+                                          ("?pair=1,2&label=nope", "label"), ("?label=nope", "label"),
+                                          ("?pair=1,2&limit=0", "limit")])
 def test_bad_queries_name_the_field(team, query, field):
     project, _ = label_sa(team, [["pos"], ["pos"], [None]])
     r = team.owner.get(f"/api/v1/projects/{project['id']}/agreement{query}")
@@ -241,6 +254,7 @@ def test_relations_compare_shared_entity_pairs_by_offsets(team):
         assert close(pair_of(figures, a, b)["kappa"], expected) and pair_of(figures, a, b)["items"] == items
     listed = agreement(team.owner, pid, f"?pair={ann.user_id},{bob.user_id}&label=lives_in")
     assert listed["items"] == [{"document_id": doc}]
+    assert agreement(team.owner, pid, "?label=born_in")["items"] == [{"document_id": doc}]
 
 
 # Spans -------------------------------------------------------------------------------------
@@ -309,6 +323,7 @@ def test_spans_give_exact_span_f1_and_token_alpha(team):
     pair = f"?pair={ann.user_id},{bob.user_id}"
     assert agreement(team.owner, pid, pair)["items"] == [{"document_id": doc}]
     assert agreement(team.owner, pid, pair + "&label=LOC")["items"] == [{"document_id": doc}]
+    assert agreement(team.owner, pid, "?label=LOC")["items"] == [{"document_id": doc}]
     # bob and cat: bob's three spans against none on the one document both covered.
     assert agreement(team.owner, pid, f"?pair={bob.user_id},{cat.user_id}")["items"] == [{"document_id": doc}]
 
@@ -323,3 +338,4 @@ def test_identical_spans_agree_perfectly(team):
     figures = agreement(team.owner, pid)
     assert figures["overall"] == {"f1": 1.0, "alpha": 1.0, "items": 9}
     assert agreement(team.owner, pid, f"?pair={team.annotators[0].user_id},{team.annotators[1].user_id}")["items"] == []
+    assert agreement(team.owner, pid, "?label=PER")["items"] == []

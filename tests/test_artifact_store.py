@@ -165,7 +165,7 @@ def test_the_migration_turns_absolute_paths_into_keys(empty_database, tmp_path):
 def test_a_version_folder_of_an_earlier_release_predicts_and_downloads(app, make_caller):  # noqa: F811
     """What an earlier release left in the data dir (a folder at models/project-P/version-V,
     its key after the migration) still serves."""
-    from leanlife_server.jobs.model_store import CACHE_KEY, cache_dir
+    from leanlife_server.pipeline.model_store import CACHE_KEY, cache_dir
 
     owner = make_caller("owner")
     project = sentiment_project(owner, documents=10)

@@ -27,7 +27,7 @@ from leanlife_server.db.models import (
     User,
 )
 from leanlife_server.jobs import ACTIVE_STATES, FINISHED, create_job
-from leanlife_server.jobs.model_store import activate, store_version
+from leanlife_server.pipeline.model_store import activate, store_version
 from leanlife_server.plugin_api import SPAN, AnnotationData, Dataset, Example
 from tests import test_jobs_toy_models
 from tests.conftest import PASSWORD, Caller, add_document, create_project
@@ -92,8 +92,8 @@ class World:
     def new_document(self) -> int:
         return self._insert(Document(project_id=self.project_id, text=TEXT, meta={}))
 
-    def new_annotation(self, role: str = "annotator") -> int:
-        return self._insert(Annotation(project_id=self.project_id, document_id=self.document_id,
+    def new_annotation(self, role: str = "annotator", document_id: int | None = None) -> int:
+        return self._insert(Annotation(project_id=self.project_id, document_id=document_id or self.document_id,
                                        user_id=self.user_id(role), label_id=self.label_id,
                                        kind="span", start=0, end=4, source="manual"))
 
@@ -297,8 +297,9 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
     # The target is the annotator's own annotation: owners and admins see it but may not change it.
     ("annotations_api.replace_annotation", "PUT"): (
         (401, 404, 200, 403, 403),
-        # Not the span the POST row saved: that would be a duplicate of it (409).
-        lambda w, r: Target(w.in_project(annotation_id=w.new_annotation()),
+        # On a fresh document: on the shared one, the span the POST row saved would make it a
+        # duplicate or an overlap of that (409).
+        lambda w, r: Target(w.in_project(annotation_id=w.new_annotation(document_id=w.new_document())),
                             {"label": "PER", "start": 9, "end": 11})),
     ("annotations_api.delete_annotation", "DELETE"): (
         (401, 404, 204, 403, 403), lambda w, r: Target(w.in_project(annotation_id=w.new_annotation()))),

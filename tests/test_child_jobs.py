@@ -134,7 +134,7 @@ def test_a_child_ends_when_its_parent_dies(tmp_path):
     # It dies at once, so the child may find it gone before it starts watching.
     script = (
         "import os, signal, subprocess, sys\n"
-        "watch = 'import sys, time; from leanlife_server.jobs.child import end_with_parent; "
+        "watch = 'import sys, time; from leanlife_server.jobs.child_main import end_with_parent; "
         "end_with_parent(int(sys.argv[1])); time.sleep(120)'\n"
         "child = subprocess.Popen([sys.executable, '-c', watch, str(os.getpid())], "
         "stdout=subprocess.DEVNULL)\n"

@@ -13,7 +13,7 @@ from leanlife_server.cli import main
 from leanlife_server.db import db
 from leanlife_server.db.migrate import upgrade
 from leanlife_server.db.models import Project
-from leanlife_server.jobs.dataset import build_dataset
+from leanlife_server.pipeline.dataset import build_dataset
 from tests.conftest import add_document, app_with_one_old_sa_annotation, create_project
 from tests.test_import_export_api import wait_for
 

@@ -4,7 +4,7 @@ relation is still unlabeled, is predicted on with its entities, and stays in the
 from leanlife_server.active.queue import queue_items
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Label, Project
-from leanlife_server.jobs.dataset import build_dataset
+from leanlife_server.pipeline.dataset import build_dataset
 from tests.conftest import add_document, create_project
 
 TEXT = "Alice was born in Paris ."

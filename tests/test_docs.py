@@ -15,6 +15,15 @@ from typing import Callable
 import pytest
 
 from leanlife_server import hookspecs
+from leanlife_server.events import (
+    AnnotationDeleted,
+    AnnotationSaved,
+    GoldChanged,
+    ModelTrained,
+    QueueRanked,
+    RecommendationsMade,
+    TrainingFinished,
+)
 from leanlife_server.formats.sources import FileSource
 from leanlife_server.plugin_api import (
     SPAN,
@@ -187,14 +196,24 @@ def test_the_example_query_strategy_prefers_documents_with_few_known_phrases(key
 
 
 def test_the_example_event_hooks_are_called(keyphrase, caplog):
-    hook = load_plugins([], extra=[keyphrase]).manager.hook
+    plugins = load_plugins([], extra=[keyphrase])
     project = {"id": 4, "task": "keyphrase"}
     with caplog.at_level(logging.INFO, logger=EXAMPLE_MODULE):
-        hook.leanlife_annotation_saved(project=project, annotation={"label": "KEY", "user_id": 9})
-        hook.leanlife_model_trained(project=project, version={"model": "keyphrase.lexicon.v1",
-                                                              "metrics": {"f1": 0.5}})
+        plugins.notify(AnnotationSaved(project=project, annotation={"label": "KEY", "user_id": 9},
+                                       document_id=2, user_id=9))
+        plugins.notify(AnnotationDeleted(project=project, annotation_id=5, document_id=2, user_id=9))
+        plugins.notify(GoldChanged(project=project, document_id=2))
+        plugins.notify(ModelTrained(project=project, version={"id": 8, "model": "keyphrase.lexicon.v1",
+                                                              "metrics": {"f1": 0.5}}, serving_version_id=8))
     assert caplog.messages == ["keyphrase 'KEY' saved in project 4 by user 9",
+                               "keyphrase annotation 5 deleted in project 4 by user 9",
+                               "project 4: gold changed on document 2",
                                'project 4: keyphrase.lexicon.v1 trained, metrics {"f1": 0.5}']
+    plugins.notify(RecommendationsMade(project=project, model_version_id=8, model="keyphrase.lexicon.v1",
+                                       documents=[{"document_id": 2}, {"document_id": 3}]))
+    plugins.notify(TrainingFinished(project=project, job_id=1, model_version_ids=[8]))
+    plugins.notify(QueueRanked(project=project, user_id=9, documents=[{"document_id": 3}]))
+    assert (keyphrase.SUGGESTED, keyphrase.LATEST_VERSIONS, keyphrase.NEXT_UP) == ({4: 2}, {4: (8,)}, {(4, 9): 3})
 
 
 @pytest.fixture

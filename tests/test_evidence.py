@@ -106,6 +106,7 @@ RECIPES: dict[str, list[Recipe]] = {
     "next.v1": [Recipe(_next_re_data, _next_re_unseen, {"epochs": 3}, True),
                 Recipe(_next_sa_data, _next_sa_unseen, {"epochs": 3}, True)],
     "dictionary.v1": [Recipe(_dictionary_data, lambda: NER_UNSEEN, {}, False)],
+    "next_rules.v1": [Recipe(_next_re_data, _next_re_unseen, {}, True)],
 }
 CASES = [(name, i) for name, recipes in RECIPES.items() for i in range(len(recipes))]
 

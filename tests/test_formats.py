@@ -70,11 +70,12 @@ def test_conll_export_refuses_overlapping_entities(app, tmp_path):
     with app.app_context():
         project = new_project("ner")
         import_file(project, write(tmp_path, "a.jsonl", json.dumps(
-            {"text": "New York City", "annotations": [{"label": "LOC", "start": 0, "end": 8},
-                                                  {"label": "LOC", "start": 4, "end": 13}]}) + "\n"))
+            {"text": "New York City", "annotations": [{"label": "LOC", "start": 0, "end": 8, "annotator": "ann"},
+                                                  {"label": "LOC", "start": 4, "end": 13, "annotator": "bo"}]}) + "\n"))
         with pytest.raises(FormatError, match="overlap") as failure:
             exported(tmp_path, project, "conll")
         assert failure.value.field == "annotations"
+        assert "export one annotator's work at a time" in failure.value.message  # tests/test_span_overlaps.py
 
 
 def test_a_malformed_record_fails_the_import_naming_file_line_and_field(app, tmp_path):

@@ -17,6 +17,18 @@ import pluggy
 import pytest
 
 from leanlife_server.app import create_app
+from leanlife_server.auth import create_user, issue_token
+from leanlife_server.db import db
+from leanlife_server.db.models import Job
+from leanlife_server.events import (
+    AnnotationDeleted,
+    AnnotationSaved,
+    GoldChanged,
+    ModelTrained,
+    QueueRanked,
+    RecommendationsMade,
+    TrainingFinished,
+)
 from leanlife_server.plugin_api import (
     SPAN,
     FormatDefinition,
@@ -25,8 +37,8 @@ from leanlife_server.plugin_api import (
     TaskDefinition,
 )
 from leanlife_server.plugins import PluginError, load_plugins
-from tests.conftest import add_document, create_project
-from tests.test_jobs_support import REPO
+from tests.conftest import PASSWORD, Caller, add_document, create_project
+from tests.test_jobs_support import REPO, wait_until
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 BUILT_IN_TASKS = {"ner", "re", "sa"}
@@ -127,6 +139,30 @@ class RecordingPlugin:
     @hookimpl
     def leanlife_model_trained(self, project: dict, version: dict) -> None:
         self.events.append(("model_trained", {"project": project, "version": version}))
+
+    # The hooks that came with typed events take the event alone.
+    @hookimpl
+    def leanlife_annotation_deleted(self, event: AnnotationDeleted) -> None:
+        self.events.append(("annotation_deleted", event))
+
+    @hookimpl
+    def leanlife_gold_changed(self, event: GoldChanged) -> None:
+        self.events.append(("gold_changed", event))
+
+    @hookimpl
+    def leanlife_recommendations_made(self, event: RecommendationsMade) -> None:
+        self.events.append(("recommendations_made", event))
+
+    @hookimpl
+    def leanlife_training_finished(self, event: TrainingFinished) -> None:
+        self.events.append(("training_finished", event))
+
+    @hookimpl
+    def leanlife_queue_ranked(self, event: QueueRanked) -> None:
+        self.events.append(("queue_ranked", event))
+
+    def named(self, name: str) -> list[Any]:
+        return [data for event, data in self.events if event == name]
 
 
 @pytest.fixture
@@ -421,9 +457,9 @@ def test_leanlife_annotation_saved_is_called_when_an_annotation_is_saved(make_ca
     changed = owner.put(f"/api/v1/projects/{project['id']}/annotations/{created['id']}",
                         json={"label": "LOC", "start": 13, "end": 19}).get_json()
     expected_project = {"id": project["id"], "task": "ner"}
-    assert recorder.events == [
-        ("annotation_saved", {"project": expected_project, "annotation": created}),
-        ("annotation_saved", {"project": expected_project, "annotation": changed}),
+    assert recorder.named("annotation_saved") == [
+        {"project": expected_project, "annotation": created},
+        {"project": expected_project, "annotation": changed},
     ]
 
 
@@ -431,8 +467,114 @@ def test_leanlife_model_trained_implementations_are_called_through_the_manager(r
     plugins = load_plugins(["ner"], extra=[recorder])
     project = {"id": 7, "task": "ner"}
     version = {"id": 3, "model": "testing.lexicon.v1", "metrics": {"f1": 0.5}}
-    assert plugins.manager.hook.leanlife_model_trained(project=project, version=version) == []
+    plugins.notify(ModelTrained(project=project, version=version, serving_version_id=3))
     assert recorder.events == [("model_trained", {"project": project, "version": version})]
+
+
+def test_leanlife_annotation_deleted_is_called_when_an_annotator_deletes_one(make_caller, recorder):
+    owner = make_caller("owner")
+    project = create_project(owner, "ner", labels=(("PER", "span"),))
+    doc = add_document(owner, project["id"], "Ana lives in Lisbon.")
+    created = owner.post(f"/api/v1/projects/{project['id']}/documents/{doc['id']}/annotations",
+                         json={"label": "PER", "start": 0, "end": 3}).get_json()
+    assert owner.delete(f"/api/v1/projects/{project['id']}/annotations/{created['id']}").status_code == 204
+    assert recorder.named("annotation_deleted") == [AnnotationDeleted(
+        project={"id": project["id"], "task": "ner"}, annotation_id=created["id"], document_id=doc["id"],
+        user_id=owner.user_id)]
+
+
+def test_leanlife_gold_changed_is_called_on_gold_writes_and_review_states(make_caller, recorder):
+    owner = make_caller("owner")
+    project = create_project(owner, "ner", labels=(("PER", "span"),))
+    doc = add_document(owner, project["id"], "Ana lives in Lisbon.")
+    base = f"/api/v1/projects/{project['id']}"
+    gold = owner.post(f"{base}/documents/{doc['id']}/gold", json={"label": "PER", "start": 0, "end": 3})
+    assert gold.status_code == 201, gold.get_json()
+    assert owner.patch(f"{base}/documents/{doc['id']}/curation", json={"state": "curated"}).status_code == 200
+    assert owner.delete(f"{base}/gold/{gold.get_json()['id']}").status_code == 204
+    event = GoldChanged(project={"id": project["id"], "task": "ner"}, document_id=doc["id"])
+    assert recorder.named("gold_changed") == [event, event, event]
+    assert recorder.named("annotation_saved") == [], "gold is no annotator's save"
+
+
+def _first_cheap_training(make_caller, recorder) -> tuple[dict, dict, Any]:
+    """An NER project with two documents; one annotation retrains the cheap dictionary
+    matcher in the background. Returns the project, the unlabeled document and the owner."""
+    owner = make_caller("owner")
+    project = create_project(owner, "ner", labels=(("PER", "span"),))
+    labeled = add_document(owner, project["id"], "Ana lives in Lisbon.")
+    unlabeled = add_document(owner, project["id"], "Ana met Rui.")
+    assert owner.post(f"/api/v1/projects/{project['id']}/documents/{labeled['id']}/annotations",
+                      json={"label": "PER", "start": 0, "end": 3}).status_code == 201
+    wait_until(lambda: recorder.named("queue_ranked"), what="the cheap retraining job and the queue it ranks")
+    return project, unlabeled, owner
+
+
+def test_leanlife_recommendations_made_carries_a_serving_versions_suggestions(make_caller, recorder):
+    project, unlabeled, _ = _first_cheap_training(make_caller, recorder)
+    [made] = recorder.named("recommendations_made")
+    [trained] = recorder.named("model_trained")
+    assert (made.project_id, made.model, made.model_version_id) == (project["id"], "dictionary.v1",
+                                                                    trained["version"]["id"])
+    assert [d["document_id"] for d in made.documents] == [unlabeled["id"]]
+
+
+def test_leanlife_training_finished_follows_the_jobs_model_versions(make_caller, recorder):
+    project, _, _ = _first_cheap_training(make_caller, recorder)
+    [finished] = recorder.named("training_finished")
+    [trained] = recorder.named("model_trained")
+    assert finished.project == {"id": project["id"], "task": "ner"}
+    assert list(finished.model_version_ids) == [trained["version"]["id"]]
+    assert [name for name, _ in recorder.events if name != "annotation_saved"][-3:] == [
+        "model_trained", "training_finished", "queue_ranked"]
+
+
+def test_leanlife_queue_ranked_gives_each_member_their_queue(make_caller, recorder):
+    project, unlabeled, owner = _first_cheap_training(make_caller, recorder)
+    [ranked] = recorder.named("queue_ranked")
+    assert (ranked.project_id, ranked.user_id) == (project["id"], owner.user_id)
+    assert [d["document_id"] for d in ranked.documents] == [unlabeled["id"]]
+
+
+class PolicyOfOurOwn:
+    """Replaces the built-in retraining policy: records what it hears, queues nothing."""
+
+    __name__ = "our_policy"
+
+    def __init__(self) -> None:
+        self.heard: list[Any] = []
+
+    @hookimpl
+    def leanlife_annotation_saved(self, event: AnnotationSaved) -> None:
+        self.heard.append(event)
+
+
+def test_a_built_in_reaction_is_replaced_like_any_plugin(make_app):
+    policy = PolicyOfOurOwn()
+    app = make_app({"blocked_plugins": "leanlife_server.pipeline.policy"}, extra_plugins=[policy])
+    manager = app.extensions["leanlife"].manager
+    names = {manager.get_name(plugin) for plugin in manager.get_plugins()}
+    assert "leanlife_server.pipeline.policy" not in names
+    assert {"leanlife_server.realtime.push", "leanlife_server.active.queue", "our_policy"} <= names
+    with app.app_context():
+        user = create_user("owner", PASSWORD)
+        _, token = issue_token(user, "tests")
+        db.session.commit()
+        owner = Caller(app.test_client(), token, user.id)
+    project = create_project(owner, "ner", labels=(("PER", "span"),))
+    doc = add_document(owner, project["id"], "Ana lives in Lisbon.")
+    assert owner.post(f"/api/v1/projects/{project['id']}/documents/{doc['id']}/annotations",
+                      json={"label": "PER", "start": 0, "end": 3}).status_code == 201
+    assert [(e.project_id, e.document_id) for e in policy.heard] == [(project["id"], doc["id"])]
+    with app.app_context():
+        assert db.session.scalars(db.select(Job)).all() == [], \
+            "without the built-in policy no retraining job is queued, not even the cheap one"
+
+
+def test_blocking_a_plugin_that_does_not_exist_stops_the_start(tmp_path):
+    with pytest.raises(PluginError, match="LEANLIFE_BLOCKED_PLUGINS names 'leanlife_server.realtime.pushh'"):
+        create_app({"data_dir": tmp_path / "data", "secret_key": "x", "blocked_plugins": "leanlife_server.realtime.pushh",
+                    "database_url": f"sqlite:///{tmp_path / 'unused.sqlite3'}"})
 
 
 def test_every_hook_has_a_test_here():

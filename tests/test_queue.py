@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from leanlife_server.active.duplicates import demote_duplicates, duplicate_key
+from leanlife_server.pipeline.duplicates import demote_duplicates, duplicate_key
 from leanlife_server.plugin_api import SPAN, AnnotationData, Example
 from tests import test_jobs_toy_models
 from tests.test_jobs_support import sentiment_project

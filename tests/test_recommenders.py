@@ -8,8 +8,8 @@ import pytest
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Job, ModelVersion
-from leanlife_server.jobs.recommenders import choose
-from leanlife_server.jobs.retrain import CHEAP_KIND, CHEAP_VERSIONS_KEPT
+from leanlife_server.pipeline.recommenders import choose
+from leanlife_server.pipeline.retrain import CHEAP_KIND, CHEAP_VERSIONS_KEPT
 from tests import test_jobs_toy_models
 from tests.conftest import create_project
 from tests.test_jobs_support import wait_until

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Project
-from leanlife_server.jobs.dataset import build_dataset
-from leanlife_server.jobs.merge import majority, with_inputs
+from leanlife_server.pipeline.dataset import build_dataset
+from leanlife_server.pipeline.merge import majority, with_inputs
 from leanlife_server.plugin_api import DOCUMENT, RELATION, SPAN, AnnotationData
 from tests.conftest import add_document, create_project
 

@@ -29,7 +29,7 @@ from leanlife_server.db.models import Annotation, Document, DocumentCompletion, 
 SHARE_BUCKETS = 10_000
 # Multiplicative hashing: odd and not a multiple of 5 (coprime to SHARE_BUCKETS, so 10,000
 # consecutive ids fill every bucket once), computed in 64 bits (products pass 2**31), and
-# not the held-out split's constant (jobs/dataset.py), so the two choices are independent.
+# not the held-out split's constant (pipeline/dataset.py), so the two choices are independent.
 SHARE_MULTIPLIER = 2246822519
 
 

@@ -9,6 +9,9 @@ make an annotator); the user has not skipped it (active/skips.py), and the activ
 confidence in it is below the project's ``confidence_threshold``. Documents follow the
 active version's scores (most informative first); documents it has not scored yet come
 after those, in id order. Documents without a letter come after all others, in that order.
+
+This module is also a built-in plugin (``plugins.DEFAULT_PLUGINS``): after a retraining job
+it ranks every member's queue again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, null, or_
 
-from leanlife_server import realtime
 from leanlife_server.active.overlap import open_to
 from leanlife_server.active.skips import skipped
 from leanlife_server.db import db
@@ -33,7 +35,9 @@ from leanlife_server.db.models import (
     UncertaintyScore,
     utcnow,
 )
-from leanlife_server.jobs.model_store import active_version
+from leanlife_server.events import QueueRanked, TrainingFinished
+from leanlife_server.hookspecs import hookimpl
+from leanlife_server.pipeline.model_store import active_version
 
 QUEUE_EVENT_SIZE = 20
 
@@ -107,10 +111,13 @@ def release(project: Project, user_id: int, document_id: int) -> None:
     db.session.commit()
 
 
-def push_queues(project: Project) -> None:
-    """Send each member their re-ranked queue (a ``queue`` event to their user room)."""
+@hookimpl
+def leanlife_training_finished(event: TrainingFinished) -> None:
+    """The built-in queue re-ranking (``plugins.DEFAULT_PLUGINS``): after a retraining job,
+    each member's queue follows the new scores; announced as a ``QueueRanked`` per member."""
+    project = db.session.get(Project, event.project_id)
+    plugins = current_app.extensions["leanlife"]
     members = db.session.scalars(db.select(Membership.user_id).where(Membership.project_id == project.id))
     for user_id in list(members):
-        realtime.emit("queue", {"project_id": project.id,
-                                "documents": queue_items(project, user_id, QUEUE_EVENT_SIZE)},
-                      realtime.user_room(user_id))
+        plugins.notify(QueueRanked(project=event.project, user_id=user_id,
+                                   documents=queue_items(project, user_id, QUEUE_EVENT_SIZE)))

@@ -44,7 +44,7 @@ def _label(project_id: int, kind: str) -> int | None:
 
 
 def _disagreements(project_id: int, task: TaskDefinition):
-    pair = _pair()
+    pair = _pair() if "pair" in request.args else None
     label = _label(project_id, compared_kind(task))
     limit = query_int("limit", 50, minimum=1, maximum=current_app.config["LEANLIFE"].page_size_max)
     cursor = query_int("cursor", 0, maximum=max_row_id())
@@ -57,7 +57,7 @@ def _disagreements(project_id: int, task: TaskDefinition):
 
 AGREEMENT = Either("items", page_of(Body({"document_id": always(int)})),
                    Body({"kind": always(str)}, open=True, description="docs/api.md, Agreement"),
-                   description="With pair=: a page of disagreeing documents; else the figures.")
+                   description="With pair= or label=: a page of disagreeing documents; else the figures.")
 
 
 @bp.get("/agreement")
@@ -66,9 +66,10 @@ def get_agreement(project_id: int):
     """Inter-annotator agreement: kappa or F1 per annotator pair, alpha over all, per label.
 
     With ``pair=U1,U2`` (and optionally ``label=NAME``): the ids of the documents where those
-    two disagree, in keyset pages (``limit``, ``cursor``)."""
+    two disagree, in keyset pages (``limit``, ``cursor``); with ``label=NAME`` alone, where
+    any two annotators disagree on that label."""
     access = project_access(project_id, owner=True)
     task = _task(access.project.task)
-    if "pair" in request.args:
+    if "pair" in request.args or "label" in request.args:
         return _disagreements(project_id, task)
     return jsonify(project_agreement(project_id, task))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from leanlife_server.api.payload import reject_unknown
-from leanlife_server.api.shapes import Body, Field
+from leanlife_server.api.shapes import Body, Field, reject_unknown
 from leanlife_server.db.models import SOURCE_MANUAL, SOURCES
 from leanlife_server.plugin_api import (
     DOCUMENT,

@@ -4,14 +4,14 @@ accepting an annotator's annotation (its explanations with it), writing their ow
 deleting one. Gold annotations are annotation rows flagged ``gold`` that belong to no user;
 the project's task checks them as it checks everyone's (api/annotations.py). A document's
 review state goes ``annotated`` -> ``in review`` (the first gold write) -> ``curated``
-(the owner says so); training takes a curated document's gold layer (jobs/dataset.py)."""
+(the owner says so); training takes a curated document's gold layer (pipeline/dataset.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from leanlife_server.api import serialize
 from leanlife_server.api.access import ProjectAccess, project_access
@@ -21,6 +21,7 @@ from leanlife_server.api.annotations import (
     check_annotation_limit,
     check_if_match,
     duplicate_conflict,
+    overlap_conflict,
     parse_request,
     single_label_conflict,
     store,
@@ -44,8 +45,8 @@ from leanlife_server.db.models import (
     User,
 )
 from leanlife_server.errors import invalid, not_found
-from leanlife_server.jobs import policy
-from leanlife_server.jobs.dataset import annotation_data
+from leanlife_server.events import GoldChanged, project_of
+from leanlife_server.pipeline.dataset import annotation_data
 
 bp = Blueprint("curation_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
@@ -123,7 +124,7 @@ def set_review_state(project_id: int, document_id: int):
     document = get_document(project_id, document_id)
     document.review_state = json_body()["state"]
     db.session.commit()
-    policy.annotations_changed(project_id)
+    _gold_changed(access, document_id)
     return jsonify(_curation(access, document))
 
 
@@ -169,6 +170,7 @@ def _write(access: ProjectAccess, document: Document, body: dict[str, Any]) -> A
     request = parse_request(access, document, _gold_links(access, document, body), gold=True)
     single_label_conflict(access, document, request.annotation.kind, GOLD)
     duplicate_conflict(document, request, GOLD)
+    overlap_conflict(access, document, request, GOLD)
     row = Annotation(project_id=document.project_id, document_id=document.id, user_id=None, gold=True)
     store(row, request)
     db.session.add(row)
@@ -176,12 +178,18 @@ def _write(access: ProjectAccess, document: Document, body: dict[str, Any]) -> A
     return row
 
 
-def _changed(document: Document) -> None:
+def _gold_changed(access: ProjectAccess, document_id: int) -> None:
+    """Announce a committed change of the gold layer or review state (it may retrain)."""
+    current_app.extensions["leanlife"].notify(GoldChanged(project=project_of(access.project),
+                                                          document_id=document_id))
+
+
+def _changed(access: ProjectAccess, document: Document) -> None:
     """A gold write puts an unreviewed document in review, and may retrain."""
     if document.review_state == ANNOTATED:
         document.review_state = IN_REVIEW
     db.session.commit()
-    policy.annotations_changed(document.project_id)
+    _gold_changed(access, document.id)
 
 
 @bp.post("/documents/<int:document_id>/gold")
@@ -200,7 +208,7 @@ def create_gold(project_id: int, document_id: int):
                                     f"on document {document_id}")
         body = _body_of(source)
     row = _write(access, document, body)
-    _changed(document)
+    _changed(access, document)
     return with_etag(serialize.annotation(row)), 201
 
 
@@ -227,8 +235,9 @@ def replace_gold(project_id: int, annotation_id: int):
     if request.annotation.kind != row.kind:
         raise invalid("label", f"an annotation stays a {row.kind} annotation")
     duplicate_conflict(document, request, GOLD, exclude=row.id)
+    overlap_conflict(access, document, request, GOLD, exclude=row.id)
     store(row, request)
-    _changed(document)
+    _changed(access, document)
     return with_etag(serialize.annotation(row))
 
 
@@ -237,11 +246,12 @@ def replace_gold(project_id: int, annotation_id: int):
 def delete_gold(project_id: int, annotation_id: int):
     """Delete a gold annotation (and gold relations built on it) (owners)."""
     lock_row(Annotation, annotation_id)
-    project_access(project_id, owner=True)
+    access = project_access(project_id, owner=True)
     row = _gold_row(project_id, annotation_id)
     check_if_match(row)
+    document_id = row.document_id
     db.session.delete(row)
     db.session.commit()
-    policy.annotations_changed(project_id)
+    _gold_changed(access, document_id)
     return "", 204
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import exists, func
+from sqlalchemy import bindparam, exists, func
 
 from leanlife_server.active.skips import skip, skipped, unskip
 from leanlife_server.api import serialize
-from leanlife_server.api.access import ProjectAccess, project_access
+from leanlife_server.api.access import ACCESS_QUERY, ProjectAccess, access_of, project_access
+from leanlife_server.api.annotation_values import AnnotationValues, load_annotations
 from leanlife_server.api.pagination import paginate
 from leanlife_server.api.payload import json_body, row_id
 from leanlife_server.api.serialize import ANNOTATION
@@ -17,7 +18,8 @@ from leanlife_server.api.shapes import Body, Either, Field, always, items_of, op
 from leanlife_server.db import db
 from leanlife_server.db.conflicts import commit_unless_duplicate
 from leanlife_server.db.lookup import get_in_project
-from leanlife_server.db.models import REVIEW_STATES, Annotation, Document, DocumentCompletion
+from leanlife_server.auth import require_user
+from leanlife_server.db.models import REVIEW_STATES, Annotation, Document, DocumentCompletion, Project
 from leanlife_server.db.staging import hidden, published
 from leanlife_server.errors import ApiError, invalid, not_found
 
@@ -51,11 +53,30 @@ DOCUMENT_WITH_ANNOTATIONS = Body({**DOCUMENT_SHAPE.fields, "finished": always(bo
                                   "annotations": always(list, items=Field(ANNOTATION))})
 
 
-def get_document(project_id: int, document_id: int) -> Document:
-    row = get_in_project(Document, document_id, project_id, "document")
+def _visible(row: Document, document_id: int) -> Document:
     if hidden(row.import_id):  # an unfinished import's: not there yet
         raise not_found(f"document {document_id}")
     return row
+
+
+def get_document(project_id: int, document_id: int) -> Document:
+    return _visible(get_in_project(Document, document_id, project_id, "document"), document_id)
+
+
+_DOCUMENT_ACCESS_QUERY = ACCESS_QUERY.add_columns(Document).outerjoin(
+    Document, (Document.id == bindparam("document_id")) & (Document.project_id == Project.id))
+
+
+def document_access(project_id: int, document_id: int, owner: bool = False) -> tuple[ProjectAccess, Document]:
+    """``project_access`` and ``get_document`` in one query (the save and read of a document
+    run on every annotator's step): the same checks, in the same order."""
+    user = require_user()
+    row = db.session.execute(_DOCUMENT_ACCESS_QUERY, {"user_id": user.id, "project_id": project_id,
+                                                      "document_id": document_id}).first()
+    access = access_of(row, user, project_id, owner)
+    if row.Document is None:
+        raise not_found(f"document {document_id}")
+    return access, _visible(row.Document, document_id)
 
 
 MAX_LISTED_IDS = 1000
@@ -102,15 +123,15 @@ def requested_annotator(access: ProjectAccess) -> int | None:
     return visible_annotator(access) if "annotator" in request.args else access.user.id
 
 
-def document_annotations(access: ProjectAccess, document_id: int) -> list[Annotation]:
+def document_annotations(access: ProjectAccess, document_id: int) -> list[AnnotationValues]:
     """The document's annotations the request asks for and may see. Imported ones belong to
     no user and are shown to every member (they are the shared ground, e.g. RE's entities)."""
     # The gold layer is the owners' (api/curation.py), not an annotator's view.
-    query = db.select(Annotation).where(Annotation.document_id == document_id, ~Annotation.gold)
+    conditions = [Annotation.document_id == document_id, ~Annotation.gold]
     annotator = requested_annotator(access)
     if annotator is not None:
-        query = query.where((Annotation.user_id == annotator) | Annotation.user_id.is_(None))
-    return list(db.session.scalars(query.options(*serialize.ANNOTATION_LOADING).order_by(Annotation.id)))
+        conditions.append((Annotation.user_id == annotator) | Annotation.user_id.is_(None))
+    return load_annotations(*conditions)
 
 
 @bp.get("")
@@ -168,13 +189,13 @@ def add_documents(project_id: int):
 @operation(answers={200: DOCUMENT_WITH_ANNOTATIONS})
 def get_document_with_annotations(project_id: int, document_id: int):
     """A document with the annotations the caller may see (own by default; annotator=ID)."""
-    access = project_access(project_id)
-    document = get_document(project_id, document_id)
+    access, document = document_access(project_id, document_id)
     annotations = document_annotations(access, document_id)
-    finished = db.session.scalar(db.select(DocumentCompletion.id).where(
-        DocumentCompletion.document_id == document_id, DocumentCompletion.user_id == access.user.id))
-    is_skipped = db.session.scalar(db.select(skipped(project_id, access.user.id)).where(Document.id == document_id))
-    return jsonify({**document_json(document), "finished": finished is not None, "skipped": bool(is_skipped),
+    finished, is_skipped = db.session.execute(db.select(
+        exists().where(DocumentCompletion.document_id == document_id,
+                       DocumentCompletion.user_id == access.user.id),
+        skipped(project_id, access.user.id)).where(Document.id == document_id)).one()
+    return jsonify({**document_json(document), "finished": bool(finished), "skipped": bool(is_skipped),
                     "annotations": [serialize.annotation(a) for a in annotations]})
 
 

@@ -19,9 +19,9 @@ from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import Job, ModelVersion, Project, Recommendation
 from leanlife_server.errors import ApiError, invalid, not_found
 from leanlife_server.jobs import ACTIVE_STATES, QUEUED, TrainingUnavailable, create_job, job_json, reap, runner, submit
-from leanlife_server.jobs import batch_predict, retrain
 from leanlife_server.jobs.lanes import MODEL
-from leanlife_server.jobs.model_store import (
+from leanlife_server.pipeline import batch_predict, retrain
+from leanlife_server.pipeline.model_store import (
     activate,
     active_version,
     installed_model,
@@ -29,9 +29,9 @@ from leanlife_server.jobs.model_store import (
     version_directory,
     version_json,
 )
-from leanlife_server.jobs.policy import TrainingQueued, request_training
-from leanlife_server.jobs.recommenders import active_versions, heldout_score, is_cheap, recommenders
-from leanlife_server.jobs.predictions import prediction_json
+from leanlife_server.pipeline.policy import TrainingQueued, request_training
+from leanlife_server.pipeline.predictions import prediction_json, with_entity_spans
+from leanlife_server.pipeline.recommenders import active_versions, heldout_score, is_cheap, recommenders
 from leanlife_server.storage import MissingArtifact, send_stored
 
 bp = Blueprint("models_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/model")
@@ -239,7 +239,9 @@ def download_predictions(project_id: int, job_id: int):
 @operation(answers={200: RECOMMENDATIONS})
 def document_recommendations(project_id: int, document_id: int):
     """The serving version's recommendations for one document, with confidences, and the
-    model that made them."""
+    model that made them. A relation also names its entities' words (``subject_span``,
+    ``object_span``: start, end, label), since the entity ids it names may be another
+    annotator's: the caller's own entity on the same words stands for it."""
     project_access(project_id)
     get_document(project_id, document_id)
     version = active_version(project_id)
@@ -248,4 +250,5 @@ def document_recommendations(project_id: int, document_id: int):
     rows = db.session.scalars(db.select(Recommendation).where(
         Recommendation.model_version_id == version.id, Recommendation.document_id == document_id)
         .order_by(Recommendation.id))
-    return jsonify({"model_version_id": version.id, "model": version.model, "items": [r.payload for r in rows]})
+    [document] = with_entity_spans([{"document_id": document_id, "annotations": [r.payload for r in rows]}])
+    return jsonify({"model_version_id": version.id, "model": version.model, "items": document["annotations"]})

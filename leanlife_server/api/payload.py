@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Collection, Mapping
+from typing import Any
 
 from flask import current_app, request
 from flask.json.provider import DefaultJSONProvider
 
-from leanlife_server.api.shapes import Operation, view_operation
+from leanlife_server.api.shapes import Operation, printable, reject_unknown, view_operation
 from leanlife_server.db.lookup import is_row_id, max_row_id
 from leanlife_server.errors import ApiError, invalid
 
@@ -49,15 +49,11 @@ def _too_deep() -> ApiError:
                     {"field": "body", "max_depth": MAX_DEPTH})
 
 
-def _printable(key: str) -> str:
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _field_path(parts: tuple[str | int, ...]) -> str:
     """``("documents", 3, "text")`` -> ``documents[3].text``; the empty path is ``body``."""
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{_printable(part)}" if out else _printable(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{printable(part)}" if out else printable(part))
     return out or "body"
 
 
@@ -88,19 +84,6 @@ def _check_values(body: Any) -> None:
             raise invalid(_field_path(parts), "is out of range: integers must lie between -2^63 and 2^63-1")
         elif isinstance(value, float) and not math.isfinite(value):
             raise invalid(_field_path(parts), "is out of range for a floating-point number")
-
-
-def reject_unknown(body: Mapping[str, Any], known: Collection[str], where: str = "") -> None:
-    """422 naming every field of ``body`` not in ``known``; ``where`` prefixes the names
-    (``retrain_policy.``, ``documents[3].``)."""
-    unknown = sorted(set(body) - set(known))
-    if unknown:
-        names = [where + _printable(name) for name in unknown]
-        accepted = ", ".join(sorted(known)) or "no fields"
-        raise ApiError(422, "validation_error",
-                       f"unknown field{'s' if len(names) > 1 else ''} {', '.join(names)}; "
-                       f"accepted here: {accepted}",
-                       {"field": names[0], "unknown": names, "accepted": sorted(known)})
 
 
 def parse_json(data: str | bytes) -> Any:

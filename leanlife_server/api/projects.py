@@ -16,7 +16,7 @@ from leanlife_server.api.shapes import Body, Field, named_choices, operation, pa
 from leanlife_server.db import db
 from leanlife_server.db.models import OWNER, Membership, Project
 from leanlife_server.errors import invalid
-from leanlife_server.jobs.model_store import prune_project
+from leanlife_server.pipeline.model_store import prune_project
 from leanlife_server.plugin_api import EXPLANATION_NONE
 
 bp = Blueprint("projects_api", __name__, url_prefix="/api/v1/projects")

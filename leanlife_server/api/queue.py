@@ -12,7 +12,7 @@ from leanlife_server.api.payload import query_int
 from leanlife_server.api.shapes import Body, always, items_of, maybe_null, operation
 from leanlife_server.db import db
 from leanlife_server.db.models import DocumentLease, UncertaintyScore
-from leanlife_server.jobs.model_store import active_version
+from leanlife_server.pipeline.model_store import active_version
 
 bp = Blueprint("queue_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/queue")
 

@@ -108,9 +108,12 @@ ANNOTATION_LOADING = (joinedload(Annotation.label),
                       selectinload(Annotation.explanations).selectinload(Explanation.spans))
 
 
-def annotation(row: Annotation) -> dict[str, Any]:
+def annotation(row: Annotation, label: str | None = None) -> dict[str, Any]:
+    """``label``: the name of the row's label where the caller knows it (a save does), which
+    spares loading the Label row."""
     out: dict[str, Any] = {"id": row.id, "document_id": row.document_id, "user_id": row.user_id,
-                           "kind": row.kind, "label": row.label.name, "source": row.source,
+                           "kind": row.kind, "label": row.label.name if label is None else label,
+                           "source": row.source,
                            "explanations": [explanation(e) for e in row.explanations],
                            "updated_at": _time(row.updated_at)}
     if row.kind == "span":
@@ -143,10 +146,10 @@ MODEL_VERSION = Body({
     "id": always(int), "number": always(int, description="1, 2, ... within the project"),
     "model": always(str), "config": maybe_null(dict), "metrics": maybe_null(dict),
     "data_counts": maybe_null(dict), "is_active": always(bool), "created_at": maybe_null(str)},
-    description="leanlife_server.jobs.model_store.version_json")
+    description="leanlife_server.pipeline.model_store.version_json")
 PREDICTION = Body({"document_id": maybe_null(int), "confidence": maybe_null(float),
                    "annotations": always(list, items=Field(dict))},
-                  description="leanlife_server.jobs.predictions.prediction_json")
+                  description="leanlife_server.pipeline.predictions.prediction_json")
 
 
 def content_tag(data: dict[str, Any]) -> str:

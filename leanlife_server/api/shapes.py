@@ -15,12 +15,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field as dataclass_field
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Collection, Mapping, Sequence, Union
 
 from leanlife_server.db.lookup import max_row_id
-from leanlife_server.errors import invalid
+from leanlife_server.errors import ApiError, invalid
 
 MISSING: Any = object()
+
+
+def printable(key: str) -> str:
+    """A field name as messages show it (lone surrogates escaped)."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def reject_unknown(body: Mapping[str, Any], known: Collection[str], where: str = "") -> None:
+    """422 naming every field of ``body`` not in ``known``; ``where`` prefixes the names
+    (``retrain_policy.``, ``documents[3].``)."""
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        names = [where + printable(name) for name in unknown]
+        accepted = ", ".join(sorted(known)) or "no fields"
+        raise ApiError(422, "validation_error",
+                       f"unknown field{'s' if len(names) > 1 else ''} {', '.join(names)}; "
+                       f"accepted here: {accepted}",
+                       {"field": names[0], "unknown": names, "accepted": sorted(known)})
+
 
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
                dict: "object"}
@@ -147,8 +166,6 @@ class Body:
     def read(self, value: Any, where: str = "") -> dict[str, Any]:
         """``value`` checked: unknown fields first (422 naming them), then each field;
         absent fields with a default get it, null ones too."""
-        from leanlife_server.api.payload import reject_unknown
-
         if not isinstance(value, dict):
             raise invalid(where.rstrip(".") or "body", "must be an object")
         if not self.open:

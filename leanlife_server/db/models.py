@@ -100,7 +100,7 @@ class Project(db.Model):
     # Whether annotators may read each other's annotations.
     annotators_see_others: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     model: Mapped[Optional[str]] = mapped_column(String(100))
-    # The models whose suggestions compete (jobs/recommenders.py); null: the default list.
+    # The models whose suggestions compete (pipeline/recommenders.py); null: the default list.
     recommenders: Mapped[Optional[list[str]]] = mapped_column(JSON)
     model_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     retrain_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
@@ -262,7 +262,7 @@ class ImportStaging(db.Model):
 
 def _next_version_number(context: Any) -> int:
     """The project's next version number (1, 2, ...): its largest plus one. Writers hold the
-    project's row lock (jobs/model_store.store_version); the unique index refuses a clash."""
+    project's row lock (pipeline/model_store.store_version); the unique index refuses a clash."""
     project_id = context.get_current_parameters()["project_id"]
     table = ModelVersion.__table__
     return context.connection.execute(

@@ -21,10 +21,10 @@ STEPS = 1000
 
 
 def _ready_app():
-    from leanlife_server.cli import _app  # the CLI module imports this one
+    from leanlife_server.cli_app import command_app
     from leanlife_server.db.migrate import upgrade
 
-    app = _app()
+    app = command_app()
     upgrade(app)
     return app
 

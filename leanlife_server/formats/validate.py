@@ -10,6 +10,7 @@ from leanlife_server.plugin_api import (
     DEFAULT_MAX_SPANS_PER_ANNOTATION,
     DOCUMENT,
     RELATION,
+    SPAN,
     AnnotationData,
     DocumentContext,
     DocumentRecord,
@@ -80,7 +81,27 @@ class RecordValidator:
             if result.start is not None and result.kind != RELATION:
                 entity_spans[i] = Span(result.start, result.end)
         self._check_single_label(record, parsed)
+        self._check_overlaps(record, parsed)
         return [parsed[i] for i in range(len(record.annotations))]
+
+    def _check_overlaps(self, record: DocumentRecord, parsed: dict[int, AnnotationData]) -> None:
+        """Where the task's spans may not overlap (NER), one annotator's spans in a record may
+        not either (the same span and label given twice is one span: the writer keeps one)."""
+        if self.task.overlapping_spans:
+            return
+        spans: dict[tuple, int] = {}
+        for i, a in parsed.items():
+            if a.kind == SPAN:
+                spans.setdefault((record.annotations[i].annotator, a.start, a.end, a.label), i)
+        ordered = sorted(spans.items(), key=lambda item: (item[0][0] or "", item[0][1], item[0][2]))
+        for (before, i), (after, j) in zip(ordered, ordered[1:]):
+            if before[0] == after[0] and after[1] < before[2]:
+                who = f"annotator {before[0]!r}" if before[0] else "the import"
+                raise FormatError(
+                    f"entities [{before[1]}, {before[2]}) {before[3]} (annotations[{i}]) and "
+                    f"[{after[1]}, {after[2]}) {after[3]} (annotations[{j}]) by {who} overlap; in a "
+                    f"{self.task.name!r} project one annotator's entities may not overlap (a word "
+                    f"takes one label): keep one of them", record.location, f"annotations[{j}]")
 
     def _check_annotation_count(self, record: DocumentRecord) -> None:
         if self.max_annotations_per_document is None:

@@ -5,8 +5,9 @@ interpreter lock, and every request thread that gives the lock up (each database
 socket read) waits up to the 5 ms switch interval to get it back: saves' p99 went from 23 ms
 to 700 ms and more while an import ran. A child process has its own interpreter lock.
 
-The child builds its app from the parent's resolved settings (passed as ``LEANLIFE_*``
-variables), runs the job with :func:`leanlife_server.jobs.execute`, and sends the job's
+The child (:mod:`leanlife_server.jobs.child_main`) builds its app from the parent's resolved
+settings (passed as ``LEANLIFE_*`` variables), runs the job with
+:func:`leanlife_server.jobs.execution.execute`, and sends the job's
 Socket.IO events to the parent as JSON lines on its stdout; the parent emits them to its
 browsers. The child ends itself when its parent dies, so that a killed server leaves no
 import running (the next start fails the job, as for a thread).
@@ -20,22 +21,22 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import fields
-from typing import Any, TextIO
+from typing import TextIO
 
 from flask import Flask
 
+from leanlife_server import realtime
 from leanlife_server.config import PREFIX, Settings
+from leanlife_server.jobs.states import fail_interrupted_jobs
 
 log = logging.getLogger(__name__)
 
 # Exit status of a child whose job did not start: another job of its project and kind runs.
 NOT_STARTED = 3
-# How often a child checks that its parent still lives.
-PARENT_POLL_SECONDS = 0.5
-# Not `-m leanlife_server.jobs.child`: the package imports this module first, and runpy warns.
-CHILD_ENTRY = "import sys; from leanlife_server.jobs.child import main; sys.exit(main(sys.argv[1:]))"
+# The child's side is a module of its own (it builds the app, which this side must not import).
+# Not `-m leanlife_server.jobs.child_main`: the package is imported first, and runpy warns.
+CHILD_ENTRY = "import sys; from leanlife_server.jobs.child_main import main; sys.exit(main(sys.argv[1:]))"
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -81,8 +82,6 @@ class ChildJobs:
         if code == NOT_STARTED:
             return False
         if code != 0 and not self.stopping:  # when stopping, the runner says why
-            from leanlife_server.jobs import fail_interrupted_jobs
-
             with self.app.app_context():
                 fail_interrupted_jobs([job_id], f"its process (a child of the server) ended with status {code}")
         return True
@@ -98,8 +97,6 @@ class ChildJobs:
             process.wait()
 
     def _relay_events(self, lines: TextIO) -> None:
-        from leanlife_server import realtime
-
         for line in lines:
             try:
                 event, data, room = json.loads(line)
@@ -108,45 +105,3 @@ class ChildJobs:
                 continue
             with self.app.app_context():
                 realtime.emit(event, data, room)
-
-
-class LineEmitter:
-    """The child's emitter: one JSON line per event on the pipe its parent reads."""
-
-    def __init__(self, pipe: TextIO):
-        self.pipe = pipe
-        self.lock = threading.Lock()  # the job and its heartbeat thread both emit
-
-    def emit(self, event: str, data: Any, room: str) -> None:
-        line = json.dumps([event, data, room], default=str)
-        with self.lock:
-            self.pipe.write(line + "\n")
-            self.pipe.flush()
-
-
-def end_with_parent(parent: int) -> None:
-    """Exit as soon as process ``parent`` is no longer this one's parent (it died), even if
-    it died before this call: the caller passes the pid it was started by."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)  # nothing to clean up: the job's rows stay hidden until it publishes
-
-    threading.Thread(target=watch, daemon=True, name="leanlife-parent-watch").start()
-
-
-def main(argv: list[str]) -> int:
-    from leanlife_server.app import create_app
-    from leanlife_server.jobs import execute
-    from leanlife_server.realtime import EMITTER_KEY
-
-    parent, job_id, target = int(argv[0]), int(argv[1]), argv[2]
-    end_with_parent(parent)
-    events = sys.stdout
-    sys.stdout = sys.stderr  # what anything else prints must not mix with the events
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    app = create_app()
-    app.extensions[EMITTER_KEY] = LineEmitter(events)
-    with app.app_context():
-        return 0 if execute(job_id, target, wait=False) else NOT_STARTED

@@ -13,7 +13,9 @@ from flask import Flask
 
 from leanlife_server.db.models import Job, utcnow
 from leanlife_server.jobs.child import ChildJobs, can_run_in_child
+from leanlife_server.jobs.execution import TURN_POLL_SECONDS, execute
 from leanlife_server.jobs.lanes import LANES, MODEL, checked_lanes, queue_name
+from leanlife_server.jobs.states import TrainingUnavailable, fail_interrupted_jobs
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +27,8 @@ JOB_TIMEOUT_SECONDS = 24 * 3600
 ENQUEUE_GRACE_SECONDS = 30
 # In-process threads of each lane: a lane's jobs run at most this many at a time.
 THREADS_PER_LANE = 2
-# How often a job that waits for its turn (another job of its project and kind runs) looks again.
-TURN_POLL_SECONDS = 0.5
 # How soon a job whose start the database refused (its disk full, say) is tried again.
 START_RETRY_SECONDS = 2.0
-
-
-class TrainingUnavailable(RuntimeError):
-    """The job queue cannot take work now (Redis is unreachable)."""
-
-
-class JobInterrupted(BaseException):
-    """Raised into a running job when its process must stop now (SIGTERM): the job is
-    recorded failed with this message. Not an ``Exception``, so that no job code swallows it."""
 
 
 class DaemonThreadPool:
@@ -98,8 +89,6 @@ class InProcessRunner:
     def stop(self) -> list[int]:
         """The process is exiting and the job threads die with it: fail the jobs it had not
         finished (they are not requeued), saying so; returns their ids."""
-        from leanlife_server.jobs import fail_interrupted_jobs
-
         self.children.stop()  # so that none of them publishes after its job is failed
         with self.lock:
             job_ids = sorted(self.unfinished)
@@ -119,8 +108,6 @@ class InProcessRunner:
         return []
 
     def _run(self, job_id: int, target: str, lane: str) -> None:
-        from leanlife_server.jobs import execute
-
         started, delay = True, TURN_POLL_SECONDS  # unless execute says the job must wait for its turn
         try:
             if lane in self.child_lanes:

@@ -3,7 +3,8 @@ that works in a web process (its own Socket.IO server) and in a worker (through 
 
 With ``LEANLIFE_REDIS_URL`` every emit goes through the Redis channel
 ``<LEANLIFE_REDIS_PREFIX>-socketio``, so workers and any number of web processes reach every
-connected browser. Events are documented in ``docs/api.md``.
+connected browser. Events are documented in ``docs/api.md``; what the live loop pushes is
+the built-in plugin :mod:`leanlife_server.realtime.push`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 
+from leanlife_server.realtime.rooms import channel, document_room, project_room, user_room
+
 log = logging.getLogger(__name__)
 
 EMITTER_KEY = "leanlife_emitter"
@@ -20,22 +23,6 @@ EMITTER_KEY = "leanlife_emitter"
 
 class Emitter(Protocol):
     def emit(self, event: str, data: Any, room: str) -> None: ...
-
-
-def project_room(project_id: int) -> str:
-    return f"project:{project_id}"
-
-
-def user_room(user_id: int) -> str:
-    return f"user:{user_id}"
-
-
-def document_room(project_id: int, document_id: int) -> str:
-    return f"document:{project_id}:{document_id}"
-
-
-def channel(app: Flask) -> str:
-    return f"{app.config['LEANLIFE'].redis_prefix}-socketio"
 
 
 class RedisEmitter:
@@ -84,14 +71,3 @@ def disconnect_user(user_id: int) -> None:
         disconnect(user_id)
     except Exception as exc:  # Redis down: the rooms cannot be reached either
         log.warning("could not disconnect the sockets of user %s: %s", user_id, exc)
-
-
-def document_changed(project: Any, document_id: int, user_id: int, action: str,
-                     annotation: dict[str, Any]) -> None:
-    """Tell those viewing the document that an annotator changed it. The annotation itself
-    goes along only where annotators may see each other's work."""
-    data = {"project_id": project.id, "document_id": document_id, "user_id": user_id,
-            "action": action, "annotation_id": annotation.get("id")}
-    if project.annotators_see_others:
-        data["annotation"] = annotation
-    emit("document_changed", data, document_room(project.id, document_id))

@@ -12,7 +12,7 @@ from leanlife_server.auth import load_current_user
 from leanlife_server.db import db
 from leanlife_server.db.models import Membership, Project, User
 from leanlife_server.errors import ApiError
-from leanlife_server.realtime import channel, document_room, project_room, user_room
+from leanlife_server.realtime.rooms import channel, document_room, project_room, user_room
 
 
 class ConnectedSockets:

@@ -139,16 +139,31 @@ def entities_from_tags(tags: Sequence[str], starts: Sequence[int], tokens: Seque
 
 def non_overlapping_spans(record: DocumentRecord) -> list[RecordAnnotation]:
     """The record's entity spans for a BIO file: duplicates (same span and label, e.g. from two
-    annotators) once; overlapping entities fail, since a token carries one tag."""
+    annotators) once; overlapping entities fail, since a token carries one tag. The message
+    says what to do: two annotators' overlapping entities (each may have their own) go out one
+    annotator (or the curated gold layer) at a time; one annotator's (stored before NER
+    refused them) need one of the two deleted."""
     spans = sorted({(a.start, a.end, a.label): a for a in record.annotations if a.kind == SPAN}.values(),
                    key=lambda a: (a.start, a.end))
     for before, after in zip(spans, spans[1:]):
         if after.start < before.end:
-            raise FormatError(f"entities [{before.start}, {before.end}) {before.label} and "
-                              f"[{after.start}, {after.end}) {after.label} overlap; BIO gives a "
-                              f"token one tag: export one annotator's annotations",
-                              record.location, "annotations")
+            text = record.text
+            both = (f"entities “{text[before.start:before.end]}” [{before.start}, {before.end}) "
+                    f"{before.label}{_by(before)} and “{text[after.start:after.end]}” [{after.start}, "
+                    f"{after.end}) {after.label}{_by(after)} overlap; BIO gives a word one tag")
+            if before.annotator != after.annotator:
+                fix = ("export one annotator's work at a time (leanlife export --annotator NAME, or "
+                       "\"annotator\": USER_ID in POST .../exports), or curate the document and export "
+                       "the gold layer (--layer gold, or \"layer\": \"gold\")")
+            else:
+                fix = ("delete or shorten one of the two in the document (they were stored before "
+                       "overlapping entities were refused), then export again")
+            raise FormatError(f"{both}: {fix}", record.location, "annotations")
     return spans
+
+
+def _by(annotation: RecordAnnotation) -> str:
+    return f" by {annotation.annotator}" if annotation.annotator else ""
 
 
 def bio_tags(tokens: Sequence[tuple[int, int]], spans: Iterable[RecordAnnotation]) -> list[str]:

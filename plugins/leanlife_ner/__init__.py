@@ -73,6 +73,7 @@ NER = TaskDefinition(
     parse_annotation=parse_entity,
     description="Character spans with entity labels; explanations are trigger spans.",
     evaluate=evaluate_entities,
+    overlapping_spans=False,  # one tag per token: docs/user-guide.md, "Overlapping entities"
 )
 
 

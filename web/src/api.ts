@@ -77,7 +77,7 @@ export interface TaskInfo {
   view_url: string | null; // the task plugin's view module (contract.ts), if it ships one
 }
 export interface Registration {
-  kind: string; name: string; plugin: string; version: string;
+  kind: string; name: string; plugin: string; version: string; description?: string;
   tasks?: string[]; // models, formats, query strategies: the tasks they serve
   imports?: boolean; exports?: boolean; directories?: boolean; // formats
 }

@@ -4,8 +4,10 @@ import { useLayoutEffect, useState } from "preact/hooks";
 import { ApiError, post, setCsrf, type User } from "./api";
 import { prefetch, take } from "./prefetch";
 import { currentRoute, useRoute } from "./router";
+import { AgreementPage } from "./views/agreement";
 import { Annotate, startupRequests } from "./views/annotate";
 import { Console } from "./views/console";
+import { CuratePage } from "./views/curate";
 import { Login } from "./views/login";
 import { ModelPage } from "./views/model";
 import { Projects } from "./views/projects";
@@ -53,6 +55,10 @@ export function App() {
     page = <Console key={projectId} projectId={projectId} me={me} />;
   } else if (projectId !== null && view === "model") {
     page = <ModelPage key={projectId} projectId={projectId} />;
+  } else if (projectId !== null && view === "agreement") {
+    page = <AgreementPage key={projectId} projectId={projectId} />;
+  } else if (projectId !== null && view === "curate") {
+    page = <CuratePage key={projectId} projectId={projectId} documentId={documentId} me={me} />;
   } else {
     page = <Projects me={me} />;
   }

@@ -16,6 +16,7 @@ export interface ProjectSettings {
   model: string | null; model_config: Record<string, unknown>;
   retrain_policy: { mode: string; n?: number; seconds?: number };
   query_strategy: string | null; confidence_threshold: number | null; device: string | null;
+  overlap: number; overlap_share: number; // annotators per document, for this share of the documents
 }
 export interface Project {
   id: number; name: string; description: string; task: string; explanation_kind: string;
@@ -44,6 +45,10 @@ export interface MySettings {
 export interface Recommendation {
   kind: string; label: string; start?: number; end?: number; subject?: number; object?: number;
   confidence: number; evidence?: Record<string, unknown>;
+  // A relation's entities by their words (GET .../recommendations and the push): the ids above may be
+  // another annotator's entities, which the viewer's own entity on the same words stands for.
+  subject_span?: { start: number; end: number; label: string };
+  object_span?: { start: number; end: number; label: string };
 }
 
 // The body of POST .../annotations or PUT .../annotations/<id>: the task's own fields

@@ -11,6 +11,8 @@ import pluggy
 from leanlife_server.plugin_api import EXPLANATION_NATURAL_LANGUAGE, ModelDefinition
 
 hookimpl = pluggy.HookimplMarker("leanlife")
+# next_rules.v1: rules whose estimated precision falls below this are not used.
+RULES_CONFIG = {"min_confidence": 0.3}
 
 NEXT = ModelDefinition(
     name="next.v1",
@@ -27,7 +29,21 @@ NEXT = ModelDefinition(
     suggested_for=(EXPLANATION_NATURAL_LANGUAGE,),
 )
 
+# NExT's strict rule matching alone (leanlife_next/rules.py): no torch, trains in
+# milliseconds, so a cheap recommender of relation projects that collect explanations.
+RULES = ModelDefinition(
+    name="next_rules.v1",
+    tasks=("re",),
+    factory="leanlife_next.rules:build_rules",
+    explanation_kinds=(EXPLANATION_NATURAL_LANGUAGE,),
+    default_config=RULES_CONFIG,
+    description="NExT's strict rule matching: every explanation parsed into a rule; a candidate "
+                "pair gets the label of its most confident rule that holds on it exactly.",
+    explanation_parser="leanlife_next.feedback:explanation_feedback",
+    cheap=True,
+)
+
 
 @hookimpl
 def leanlife_models() -> list[ModelDefinition]:
-    return [NEXT]
+    return [NEXT, RULES]

@@ -99,6 +99,14 @@ export function NerView({ w, expose }: ViewComponentProps) {
       const span = { label: name, start: tokens[pending[0]].start, end: tokens[pending[1]].end };
       setPending(null);
       setSelected(null);
+      // NER's rule (the server's too, docs/user-guide.md): my entities never overlap, since a
+      // word takes one label. Said before the entity is held for its trigger, not after.
+      const hit = entities.find((e) => e.start! < span.end && span.start < e.end!);
+      if (hit) {
+        w.say(`“${doc.text.slice(span.start, span.end)}” overlaps your ${hit.label} “${doc.text.slice(hit.start, hit.end)}”: `
+              + "your entities may not overlap, since a word takes one label. Change or delete that one first.");
+        return;
+      }
       if (collectsTriggers) {
         setHeld(span); setTrigger(new Set());
         w.say(`${name}: choose its trigger words, then Enter.`);

@@ -1,19 +1,24 @@
 // RE: the document's entities are highlighted; choose the subject, then the object, then the
 // relation, and explain it. New entities are made by selecting words and a span label. The
-// model's recommended relations are listed with their evidence; hovering one marks the words
-// it cites.
+// model's recommended relations are listed with their evidence (the explanations that fired,
+// the words they cite); the highlighted one (↑ ↓, or the mouse) has its subject and object
+// outlined in the text, Enter accepts it and Delete rejects it.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import {
   DocumentText, EvidenceNotes, ExplanationBox, LabelButtons, evidenceTriggers, isTyping, spansToTokens, labelForKey, tokenRange, tokenize, useKeys,
-  type Annotation, type KeyHelp, type Label, type TokenMark, type ViewComponentProps,
+  type Annotation, type KeyHelp, type Label, type Recommendation, type TokenMark, type ViewComponentProps,
 } from "@leanlife/kit";
 
 export const RE_KEYS: KeyHelp[] = [
   ["click an entity / ← → then Space", "choose the subject, then the object"],
   ["relation key", "choose the relation (then write the explanation)"],
   ["Ctrl+Enter", "save the relation"], ["drag words + entity key", "add an entity"], ["Esc", "start over"],
+  ["↑ ↓", "step through the recommended relations"],
+  ["Enter", "accept the highlighted recommendation"], ["Delete", "reject the highlighted recommendation"],
 ];
+
+const percent = (c: number) => `${Math.round(c * 100)}%`;
 
 export function ReView({ w }: ViewComponentProps) {
   const { doc, labels } = w;
@@ -25,6 +30,7 @@ export function ReView({ w }: ViewComponentProps) {
   const [pending, setPending] = useState<[number, number] | null>(null);
   const [text, setText] = useState("");
   const [hovered, setHovered] = useState<number | null>(null); // a recommendation's row under the mouse
+  const [picked, setPicked] = useState(0); // the highlighted recommendation (↑ ↓)
   const box = useRef<HTMLTextAreaElement | null>(null);
   const explains = w.project.explanation_kind === "natural_language";
 
@@ -37,8 +43,24 @@ export function ReView({ w }: ViewComponentProps) {
   };
 
   const reset = () => { setSubject(null); setObject(null); setRelation(null); setText(""); setPending(null); };
-  useEffect(() => { reset(); setFocus(0); setHovered(null); }, [doc.id]);
-  const recs = w.recommendations.filter((r) => r.kind === "relation");
+  useEffect(() => { reset(); setFocus(0); setHovered(null); setPicked(0); }, [doc.id]);
+  // Recommended relations between entities shown here (an entity I cannot see stands for the
+  // one shown on the same words), not already saved by me; `from` is the host's, for reject().
+  const shownId = (id: number | undefined, span: Recommendation["subject_span"]) => id !== undefined && byId.has(id) ? id
+    : span && entities.find((e) => e.start === span.start && e.end === span.end && e.label === span.label)?.id;
+  const recs = w.recommendations.filter((r) => r.kind === "relation")
+    .map((r) => ({ ...r, subject: shownId(r.subject, r.subject_span), object: shownId(r.object, r.object_span), from: r }))
+    .filter((r) => r.subject !== undefined && r.object !== undefined
+      && !relations.some((a) => a.subject === r.subject && a.object === r.object && a.label === r.label));
+  const recIndex = recs.length ? Math.min(picked, recs.length - 1) : -1;
+  // Keys act on the highlighted recommendation unless a relation is being built.
+  const rec = subject === null && !pending ? recs[recIndex] : undefined;
+
+  const accept = async (r: Recommendation) => {
+    const row = await w.create({ label: r.label, subject: r.subject, object: r.object, source: "recommendation",
+                                 explanations: [] }, `accept ${r.label}`);
+    if (row) w.say(`Accepted ${nameOf(r.subject)} —${r.label}→ ${nameOf(r.object)}.`);
+  };
 
   const choose = (e: Annotation) => {
     setPending(null);
@@ -65,7 +87,7 @@ export function ReView({ w }: ViewComponentProps) {
     await w.create({ label: l.name, start: tokens[pending[0]].start, end: tokens[pending[1]].end }, `entity ${l.name}`);
   };
 
-  useKeys(w, (e) => {
+  useKeys(w, async (e) => {
       if (isTyping(e)) return;
       const span = pending ? labelForKey(labels, e, "span") : undefined;
       const rel = labelForKey(labels, e, "relation");
@@ -75,6 +97,11 @@ export function ReView({ w }: ViewComponentProps) {
         e.preventDefault();
         setFocus((f) => (f + (e.key === "ArrowRight" ? 1 : -1) + entities.length) % entities.length);
       } else if (e.key === " " && entities[focus]) { e.preventDefault(); choose(entities[focus]); }
+      else if ((e.key === "ArrowDown" || e.key === "ArrowUp") && recs.length) {
+        e.preventDefault();
+        setPicked((recIndex + (e.key === "ArrowDown" ? 1 : -1) + recs.length) % recs.length);
+      } else if (e.key === "Enter" && rec) { e.preventDefault(); await accept(rec); }
+      else if ((e.key === "Delete" || e.key === "Backspace") && rec) { e.preventDefault(); w.reject(rec.from); }
       else if (e.key === "Escape") reset();
   });
 
@@ -89,8 +116,17 @@ export function ReView({ w }: ViewComponentProps) {
                      tag: i === range[1] ? (role === "subj" ? `${e.label} · subject` : role === "obj" ? `${e.label} · object` : e.label) : undefined });
     }
   });
-  if (hovered !== null && recs[hovered]) spansToTokens(tokens, evidenceTriggers(recs[hovered], doc.text))
-    .forEach((i) => marks.set(i, { ...marks.get(i), className: `${marks.get(i)?.className ?? ""} rec-trig` }));
+  const addClass = (i: number, name: string) => marks.set(i, { ...marks.get(i), className: `${marks.get(i)?.className ?? ""} ${name}` });
+  // The recommendation under the mouse, else the highlighted one: its entities and cited words.
+  const shown = hovered !== null && recs[hovered] ? recs[hovered] : rec;
+  if (shown) {
+    for (const [id, name] of [[shown.subject, "rec-subj"], [shown.object, "rec-obj"]] as const) {
+      const e = byId.get(id!);
+      const range = e && tokenRange(tokens, e.start!, e.end!);
+      if (range) for (let i = range[0]; i <= range[1]; i++) addClass(i, name);
+    }
+    spansToTokens(tokens, evidenceTriggers(shown, doc.text)).forEach((i) => addClass(i, "rec-trig"));
+  }
   if (pending) for (let i = pending[0]; i <= pending[1]; i++) marks.set(i, { ...marks.get(i), className: `${marks.get(i)?.className ?? ""} pending` });
 
   const onTokenClick = (i: number) => {
@@ -132,11 +168,14 @@ export function ReView({ w }: ViewComponentProps) {
           <h3>Recommended ({recs.length})</h3>
           <ul class="list" data-testid="recommendations">
             {recs.map((r, i) => (
-              <li key={i} onMouseEnter={() => setHovered(i)} onMouseLeave={() => setHovered(null)}>
+              <li key={`${r.label}:${r.subject}:${r.object}`} class={i === recIndex && rec ? "sel" : ""}
+                onMouseEnter={() => setHovered(i)} onMouseLeave={() => setHovered(null)}>
                 <span>{nameOf(r.subject)}</span>
-                <span class="chip dashed" style={{ borderColor: colorOf(r.label) }}>{r.label} {Math.round(r.confidence * 100)}%</span>
+                <span class="chip dashed" style={{ borderColor: colorOf(r.label) }}>{r.label} {percent(r.confidence)}</span>
                 <span>{nameOf(r.object)}</span>
                 <EvidenceNotes r={r} text={doc.text} />
+                <button onClick={() => accept(r)}>Accept ⏎</button>
+                <button onClick={() => w.reject(r.from)}>Reject ⌦</button>
               </li>
             ))}
           </ul>

@@ -18,6 +18,9 @@ import { TrainingIndicator, type TrainingState } from "./training";
 
 interface UndoStep { what: string; run(): Promise<void> }
 
+// What a rejection remembers: a span by its offsets, a relation by its two entities.
+const recKey = (r: Recommendation) => `${r.label}:${r.start}:${r.end}:${r.subject}:${r.object}`;
+
 // The payload that recreates an annotation (for undo): everything but ids and bookkeeping.
 export function payloadOf(a: Annotation): Record<string, unknown> {
   const explanations = a.explanations.map(({ id: _id, ...rest }) => rest);
@@ -280,7 +283,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
 
   const visibleRecs = settings.show_recommendations
     ? recommendations.filter((r) => r.confidence >= settings.min_recommendation_confidence
-      && !rejected.has(`${r.label}:${r.start}:${r.end}`))
+      && !rejected.has(recKey(r)))
     : [];
 
   const workspace: ViewProps | null = doc && {
@@ -315,7 +318,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
       } catch (e) { fail(e); }
     },
     reject(r) {
-      setRejected((s) => new Set(s).add(`${r.label}:${r.start}:${r.end}`));
+      setRejected((s) => new Set(s).add(recKey(r)));
       say(`Rejected ${r.label}.`);
     },
     onKey: registerViewKeys,

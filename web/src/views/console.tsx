@@ -15,6 +15,7 @@ export function Console({ projectId, me }: { projectId: number; me: User }) {
   const [task, setTask] = useState<TaskInfo | null>(null);
   const [models, setModels] = useState<Registration[]>([]);
   const [formats, setFormats] = useState<Registration[]>([]);
+  const [strategies, setStrategies] = useState<Registration[]>([]);
   const [caps, setCaps] = useState<Capabilities>(new Set());
   const [message, setMessage] = useState("");
   const fail = (e: unknown) => setMessage(e instanceof ApiError ? `Error: ${e.message}` : String(e));
@@ -28,6 +29,7 @@ export function Console({ projectId, me }: { projectId: number; me: User }) {
         const serves = (kind: string) => plugins.registrations.filter((r) => r.kind === kind && (r.tasks ?? []).includes(p.task));
         setModels(serves("model"));
         setFormats(serves("format"));
+        setStrategies(serves("query_strategy"));
       }).catch(fail);
   }, [base]);
 
@@ -49,13 +51,16 @@ export function Console({ projectId, me }: { projectId: number; me: User }) {
         <span class="grow" />
         <a href={`#/projects/${projectId}/annotate`}>Annotate</a>
         {has(caps, "/projects/{project_id}/model/versions") && <a href={`#/projects/${projectId}/model`}>Model</a>}
+        {has(caps, "/projects/{project_id}/agreement") && <a href={`#/projects/${projectId}/agreement`}>Agreement</a>}
+        {has(caps, "/projects/{project_id}/documents/{document_id}/curation") && <a href={`#/projects/${projectId}/curate`}>Curate</a>}
       </header>
       <p class="status" role="status" data-testid="status">{message}</p>
       <div class="grid">
         <Labels base={base} kinds={task.label_kinds} say={setMessage} fail={fail} />
         <Members base={base} project={project} onProject={setProject} say={setMessage} fail={fail} />
         <Documents base={base} caps={caps} formats={formats} say={setMessage} fail={fail} />
-        <Learning base={base} caps={caps} settings={project.settings} models={models} say={setMessage} fail={fail} />
+        <Learning base={base} caps={caps} settings={project.settings} models={models} strategies={strategies} say={setMessage} fail={fail} />
+        <Team base={base} settings={project.settings} say={setMessage} fail={fail} />
       </div>
     </main>
   );
@@ -181,15 +186,19 @@ function Documents({ base, caps, formats, say, fail }: Section & { caps: Capabil
 
 const RETRAIN_MODES: [string, string][] = [["manual", "manual only"], ["every_n", "every N annotations"], ["every_t", "at most every T seconds"]];
 
-function Learning({ base, caps, settings, models, say, fail }: Section & { caps: Capabilities; settings: ProjectSettings; models: Registration[] }) {
+function Learning({ base, caps, settings, models, strategies, say, fail }: Section & {
+  caps: Capabilities; settings: ProjectSettings; models: Registration[]; strategies: Registration[];
+}) {
   const [form, setForm] = useState(settings);
   const set = (change: Partial<ProjectSettings>) => setForm({ ...form, ...change });
   const policy = form.retrain_policy;
+  const chosen = strategies.find((s) => s.name === (form.query_strategy ?? strategies[0]?.name));
   const save = async (e: Event) => {
     e.preventDefault();
     try {
       setForm(await patch<ProjectSettings>(`${base}/settings`, {
-        model: form.model, retrain_policy: policy, confidence_threshold: form.confidence_threshold, device: form.device }));
+        model: form.model, retrain_policy: policy, query_strategy: form.query_strategy,
+        confidence_threshold: form.confidence_threshold, device: form.device }));
       say("Learning settings saved.");
     } catch (err) { fail(err); }
   };
@@ -216,12 +225,59 @@ function Learning({ base, caps, settings, models, say, fail }: Section & { caps:
         onInput={(e) => set({ retrain_policy: { mode: "every_n", n: Number((e.target as HTMLInputElement).value) } })} /></label>}
       {policy.mode === "every_t" && <label>T (seconds) <input type="number" min={1} value={policy.seconds ?? 300}
         onInput={(e) => set({ retrain_policy: { mode: "every_t", seconds: Number((e.target as HTMLInputElement).value) } })} /></label>}
+      {/* null: the first strategy registered for the task (pipeline/scoring.py, strategy_for). */}
+      <label>Queue order (query strategy) <select aria-label="query strategy" value={form.query_strategy ?? ""}
+        onChange={(e) => set({ query_strategy: (e.target as HTMLSelectElement).value || null })}>
+        <option value="">default{strategies.length ? ` (${strategies[0].name})` : ""}</option>
+        {strategies.map((s) => <option key={s.name} value={s.name} title={s.description}>{s.name}</option>)}
+      </select></label>
+      {chosen?.description && <p class="muted" data-testid="strategy-description">{chosen.description}</p>}
       <label>Queue skips documents the model is this sure about <input aria-label="confidence threshold" type="number" min={0} max={1} step={0.05}
         value={form.confidence_threshold ?? ""} onInput={(e) => { const v = (e.target as HTMLInputElement).value; set({ confidence_threshold: v === "" ? null : Number(v) }); }} /></label>
       <label>Device <input aria-label="device" placeholder="best available" value={form.device ?? ""}
         onInput={(e) => set({ device: (e.target as HTMLInputElement).value || null })} /></label>
       <button type="submit">Save settings</button>
       {has(caps, "/projects/{project_id}/model/train") && <button type="button" onClick={trainNow}>Train now</button>}
+    </form>
+  );
+}
+
+// The server's limit (MAX_OVERLAP in api/projects.py).
+const MAX_OVERLAP = 100;
+const percent = (share: number) => String(Math.round(share * 10000) / 100);
+
+// Overlap: how many annotators each document goes to, for which share of the documents
+// (PATCH .../settings {overlap, overlap_share}; the share is shown in percent).
+function Team({ base, settings, say, fail }: Section & { settings: ProjectSettings }) {
+  const [overlap, setOverlap] = useState(String(settings.overlap));
+  const [share, setShare] = useState(percent(settings.overlap_share));
+  const k = Number(overlap), p = Number(share);
+  const overlapProblem = overlap.trim() === "" || !Number.isInteger(k) || k < 1 || k > MAX_OVERLAP
+    ? `Annotators per document must be a whole number from 1 to ${MAX_OVERLAP}.` : "";
+  const shareProblem = share.trim() === "" || !Number.isFinite(p) || p < 0 || p > 100
+    ? "The share of documents must be a percentage from 0 to 100." : "";
+  const save = async (e: Event) => {
+    e.preventDefault();
+    if (overlapProblem || shareProblem) return;
+    try {
+      const saved = await patch<ProjectSettings>(`${base}/settings`, { overlap: k, overlap_share: p / 100 });
+      setOverlap(String(saved.overlap)); setShare(percent(saved.overlap_share));
+      say(saved.overlap === 1 ? "Overlap saved: each document goes to one annotator."
+        : `Overlap saved: ${percent(saved.overlap_share)}% of the documents go to ${saved.overlap} annotators each, the others to one.`);
+    } catch (err) { fail(err); }
+  };
+  return (
+    <form class="card" onSubmit={save} data-testid="team-section" noValidate>
+      <h3>Team annotation</h3>
+      <label>Annotators per document <input aria-label="annotators per document" type="number" min={1} max={MAX_OVERLAP} step={1}
+        value={overlap} onInput={(e) => setOverlap((e.target as HTMLInputElement).value)} /></label>
+      {overlapProblem && <span class="error" role="alert">{overlapProblem}</span>}
+      <label>for this share of the documents (%) <input aria-label="share of documents (%)" type="number" min={0} max={100} step={1}
+        value={share} onInput={(e) => setShare((e.target as HTMLInputElement).value)} /></label>
+      {shareProblem && <span class="error" role="alert">{shareProblem}</span>}
+      <p class="muted">The share is chosen by document id, the same documents every time; the other documents go to one
+        annotator. 1 annotator per document: no overlap, whatever the share.</p>
+      <button type="submit" disabled={Boolean(overlapProblem || shareProblem)}>Save team settings</button>
     </form>
   );
 }

@@ -1,8 +1,10 @@
 """The retraining job: dataset -> for each recommender: train -> evaluate -> store a version
 -> recommendations and queue scores for every unlabeled document (copies of one text
-demoted) -> activate -> tell everyone. A training job trains every recommender of the
+demoted) -> activate -> tell everyone: ``RecommendationsMade``, ``ModelTrained`` and
+``TrainingFinished`` events through the plugin manager, whose built-in reactions push them
+and rank the queues again. A training job trains every recommender of the
 project; a cheap job, queued after every saved annotation, only the cheap ones
-(``jobs/recommenders.py``). Only a version that will serve pushes its recommendations."""
+(``pipeline/recommenders.py``). Only a version that will serve pushes its recommendations."""
 
 from __future__ import annotations
 
@@ -11,18 +13,17 @@ from typing import Any, Hashable, Mapping, Sequence
 
 from flask import current_app
 
-from leanlife_server import realtime
-from leanlife_server.active.duplicates import duplicate_key
-from leanlife_server.active.queue import push_queues
-from leanlife_server.active.scoring import strategy_for
 from leanlife_server.db import db
 from leanlife_server.db.models import Job, ModelVersion, Project
+from leanlife_server.events import ModelTrained, RecommendationsMade, TrainingFinished, project_of
 from leanlife_server.jobs import set_progress
-from leanlife_server.jobs.dataset import Split, build_dataset, split_heldout, unlabeled_chunks
-from leanlife_server.jobs.device import resolve_device
-from leanlife_server.jobs.model_store import activate, prune_versions, store_version, version_json
-from leanlife_server.jobs.predictions import check_predictions, demote_duplicate_scores, store_recommendations
-from leanlife_server.jobs.recommenders import cheap_recommenders, learned_recommenders, serving_version
+from leanlife_server.pipeline.dataset import Split, build_dataset, split_heldout, unlabeled_chunks
+from leanlife_server.pipeline.device import resolve_device
+from leanlife_server.pipeline.duplicates import duplicate_key
+from leanlife_server.pipeline.model_store import activate, prune_versions, store_version, version_json
+from leanlife_server.pipeline.predictions import check_predictions, demote_duplicate_scores, store_recommendations
+from leanlife_server.pipeline.recommenders import cheap_recommenders, is_cheap, learned_recommenders, serving_version
+from leanlife_server.pipeline.scoring import strategy_for
 from leanlife_server.plugin_api import (
     Dataset,
     DocumentPrediction,
@@ -33,7 +34,7 @@ from leanlife_server.plugin_api import (
     load_object,
 )
 
-TARGET = "leanlife_server.jobs.retrain:run"
+TARGET = "leanlife_server.pipeline.retrain:run"
 KIND = "train"
 # Jobs that retrain only the cheap recommenders, after every saved annotation.
 CHEAP_KIND = "train_cheap"
@@ -96,7 +97,8 @@ def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: 
     """Recommendations and queue scores for every unlabeled document, pushed to the project's
     room when ``push`` (the version will serve); returns each scored document's
     ``duplicate_key``, for demoting copies once all are scored."""
-    scorer = strategy_for(project)
+    scorer = strategy_for(project, cheap=is_cheap(model_name))
+    plugins = current_app.extensions["leanlife"]
     low, high = progress
     done = 0
     keys: dict[int, Hashable] = {}
@@ -106,9 +108,8 @@ def _predict_unlabeled(job: Job, project: Project, task: TaskDefinition, model: 
         check_predictions(model_name, chunk, predictions, labels)
         documents = store_recommendations(version_id, predictions, scorer)
         if push:
-            realtime.emit("recommendations", {"project_id": project.id, "model_version_id": version_id,
-                                              "model": model_name, "documents": documents},
-                          realtime.project_room(project.id))
+            plugins.notify(RecommendationsMade(project=project_of(project), model_version_id=version_id,
+                                               model=model_name, documents=documents))
         done += len(chunk)
         set_progress(job.id, low + (high - low) * done / max(total, 1), stage="predicting",
                      predicted=done, model=model_name)
@@ -137,6 +138,11 @@ def _train_one(job: Job, project: Project, task: TaskDefinition, definition: Mod
     train_metrics = model.train(split.train, ProgressReporter(job.id, low, middle))
     metrics = {"train": dict(train_metrics or {}),
                "heldout": evaluate(task, model, definition.name, data.labels, split.heldout)}
+    if definition.cheap and split.heldout:
+        # Scored on the held-out share, then refit on every labeled document (milliseconds),
+        # so a cheap model suggests what any annotation taught it, held out or not.
+        model = load_object(definition.factory)(config, dict(data.labels), device)
+        model.train(data, ProgressReporter(job.id, low, middle))
     version = store_version(project, definition.name, model, config, data.labels, metrics, counts)
     project = db.session.get(Project, project.id)
     push = serving_version(project, candidate=version).id == version.id
@@ -189,10 +195,7 @@ def run(job_id: int) -> None:
     project = db.session.get(Project, project.id)
     serving = serving_version(project)
     for version in versions:
-        realtime.emit("model", {"project_id": project.id, "version": version_json(version),
-                                "serving_version_id": serving.id if serving else None},
-                      realtime.project_room(project.id))
-    push_queues(project)
-    for version in versions:
-        plugins.manager.hook.leanlife_model_trained(
-            project={"id": project.id, "task": project.task}, version=version_json(version))
+        plugins.notify(ModelTrained(project=project_of(project), version=version_json(version),
+                                    serving_version_id=serving.id if serving else None))
+    plugins.notify(TrainingFinished(project=project_of(project), job_id=job_id,
+                                    model_version_ids=[v.id for v in versions]))

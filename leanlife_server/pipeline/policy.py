@@ -5,10 +5,14 @@ Decisions are serialized per project by locking the project row, so two annotati
 at the same moment never queue two jobs. An annotation saved while a job runs may queue one
 follow-up; more annotations then join that follow-up rather than queue more.
 
-The cheap recommenders (``jobs/recommenders.py``) retrain after every saved or deleted
+The cheap recommenders (``pipeline/recommenders.py``) retrain after every saved or deleted
 annotation, whatever the policy, in a job of their own kind (``train_cheap``) in the small
 lane, so they never wait behind a long training run; one waiting cheap job serves every
 annotation saved before it starts.
+
+This module is also a built-in plugin (``plugins.DEFAULT_PLUGINS``): it hears annotations
+saved and deleted and gold changes, and applies the above. Manual training requests
+(``request_training``) go through it whether or not the plugin is registered.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from sqlalchemy import or_
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Job, Project, utcnow
 from leanlife_server.db.staging import published
+from leanlife_server.events import AnnotationDeleted, AnnotationSaved, GoldChanged
+from leanlife_server.hookspecs import hookimpl
 from leanlife_server.jobs import FAILED, QUEUED, TrainingUnavailable, create_job, reap, submit
 from leanlife_server.jobs.lanes import SMALL
-from leanlife_server.jobs.recommenders import cheap_recommenders, learned_recommenders
-from leanlife_server.jobs.retrain import CHEAP_KIND, KIND, TARGET
+from leanlife_server.pipeline.recommenders import cheap_recommenders, learned_recommenders
+from leanlife_server.pipeline.retrain import CHEAP_KIND, KIND, TARGET
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +153,18 @@ def annotation_saved(project_id: int) -> Job | None:
         db.session.rollback()
         log.exception("project %s: the retraining policy failed; the annotation is saved", project_id)
         return None
+
+
+@hookimpl
+def leanlife_annotation_saved(event: AnnotationSaved) -> None:
+    annotation_saved(event.project_id)
+
+
+@hookimpl
+def leanlife_annotation_deleted(event: AnnotationDeleted) -> None:
+    annotations_changed(event.project_id)
+
+
+@hookimpl
+def leanlife_gold_changed(event: GoldChanged) -> None:
+    annotations_changed(event.project_id)

@@ -38,9 +38,12 @@ def _models():
     return current_app.extensions["leanlife"].models
 
 
-def default_recommenders(task: str, model: str | None, models: Iterable[ModelDefinition]) -> list[str]:
-    """The installed cheap models of ``task`` by name, then ``model``."""
-    names = sorted(m.name for m in models if m.cheap and task in m.tasks)
+def default_recommenders(task: str, model: str | None, models: Iterable[ModelDefinition],
+                         explanation_kind: str | None = None) -> list[str]:
+    """The installed cheap models of ``task`` by name, then ``model``. A cheap model that
+    learns from explanations (``explanation_kinds``) only for projects that collect that kind."""
+    names = sorted(m.name for m in models if m.cheap and task in m.tasks
+                   and (not m.explanation_kinds or explanation_kind in m.explanation_kinds))
     if model and model not in names:
         names.append(model)
     return names
@@ -50,7 +53,7 @@ def recommenders(project: Project) -> list[str]:
     """The project's recommenders, in order."""
     if project.recommenders is not None:
         return list(project.recommenders)
-    return default_recommenders(project.task, project.model, _models())
+    return default_recommenders(project.task, project.model, _models(), project.explanation_kind)
 
 
 def is_cheap(name: str) -> bool:

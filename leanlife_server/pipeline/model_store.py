@@ -6,7 +6,7 @@ that key. A crash at any point leaves either no version or a complete one (at wo
 object no row names), and the active version stays active until a new one is activated.
 Each process that loads a version unpacks it once into ``<data_dir>/cache`` (a worker on
 another machine reads the store, never another process's data dir). Each model of a project
-(its recommenders, ``jobs/recommenders.py``) has its own active version; the *serving* one
+(its recommenders, ``pipeline/recommenders.py``) has its own active version; the *serving* one
 among them is what annotators, the queue and online prediction use. Web processes keep each
 project's serving model loaded.
 """
@@ -28,7 +28,7 @@ from leanlife_server.db.locks import lock_row
 from leanlife_server.db.lookup import get_in_project
 from leanlife_server.db.models import ModelVersion, Project, utcnow
 from leanlife_server.errors import ApiError
-from leanlife_server.jobs.recommenders import is_cheap, serving_version
+from leanlife_server.pipeline.recommenders import is_cheap, serving_version
 from leanlife_server.plugin_api import Model, ModelDefinition
 from leanlife_server.storage import LocalStore, MissingArtifact, discard, scratch_dir, store
 

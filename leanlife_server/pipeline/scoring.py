@@ -32,12 +32,32 @@ def _least_confident_first(predictions: Sequence[DocumentPrediction]) -> list[fl
             for p in predictions]
 
 
-def strategy_for(project: Project) -> Scorer:
-    """The project's chosen strategy, else the first registered one for its task."""
+def suggestion_weight(prediction: DocumentPrediction) -> float:
+    """The cold-start score: the sum of the confidences of the document's suggestions, which
+    is how many of them the recommender expects the annotator to accept."""
+    return float(sum(a.confidence if a.confidence is not None else 0.5 for a in prediction.annotations))
+
+
+def with_cold_start(scorer: Scorer) -> Scorer:
+    """``scorer``, except where it cannot tell the documents apart (every score equal: a cheap
+    recommender such as the dictionary gives no probabilities to measure): then the documents
+    it would suggest most in come first (``suggestion_weight``), so a new project's
+    annotators meet the recommender's suggestions from the second document on rather than
+    in the order the documents were imported (docs/models.md, "The queue at the start")."""
+    def score(predictions: Sequence[DocumentPrediction]) -> Sequence[float]:
+        scores = list(scorer(predictions))
+        if len(set(scores)) > 1:
+            return scores
+        return [suggestion_weight(p) for p in predictions]
+    return score
+
+
+def strategy_for(project: Project, cheap: bool = False) -> Scorer:
+    """The project's chosen strategy, else the first registered one for its task; for a
+    cheap recommender's version, with the cold-start rule (``with_cold_start``)."""
     strategies = current_app.extensions["leanlife"].query_strategies
     definition = strategies.get(project.query_strategy) if project.query_strategy else None
     if definition is None:
         definition = next((s for s in strategies if project.task in s.tasks), None)
-    if definition is None:
-        return _least_confident_first
-    return load_object(definition.factory)()
+    scorer = _least_confident_first if definition is None else load_object(definition.factory)()
+    return with_cold_start(scorer) if cheap else scorer

@@ -8,10 +8,10 @@ from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, update
 
-from leanlife_server.active.duplicates import demote_duplicates
-from leanlife_server.active.scoring import Scorer, document_confidence
 from leanlife_server.db import db
-from leanlife_server.db.models import Recommendation, UncertaintyScore
+from leanlife_server.db.models import Annotation, Label, Recommendation, UncertaintyScore
+from leanlife_server.pipeline.duplicates import demote_duplicates
+from leanlife_server.pipeline.scoring import Scorer, document_confidence
 from leanlife_server.plugin_api import RELATION, SPAN, AnnotationData, DocumentPrediction, Example
 
 
@@ -63,6 +63,35 @@ def prediction_json(prediction: DocumentPrediction) -> dict[str, Any]:
             "annotations": [annotation_json(a) for a in prediction.annotations]}
 
 
+# Entity ids looked up per query when relations name their entities' words.
+SPAN_LOOKUP_BATCH = 1000
+
+
+def with_entity_spans(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``documents`` (``[{"document_id", "annotations": [...]}, ...]``, as stored
+    recommendations are served and pushed) with each relation's entities named by their words
+    as well: ``subject_span``, ``object_span`` (``{"start", "end", "label"}``), since the
+    entity ids may be another annotator's, and the viewer's own entity on the same words stands
+    for it. The one place both ``GET .../model/recommendations/{doc}`` and the
+    ``recommendations`` push add them."""
+    wanted = {(d["document_id"], a[role]) for d in documents for a in d["annotations"]
+              for role in ("subject", "object") if isinstance(a.get(role), int)}
+    if not wanted:
+        return [dict(d) for d in documents]
+    ids = sorted({entity for _, entity in wanted})
+    spans = {}
+    for i in range(0, len(ids), SPAN_LOOKUP_BATCH):
+        spans.update({(row.document_id, row.id): {"start": row.start, "end": row.end, "label": row.name}
+                      for row in db.session.execute(
+                          db.select(Annotation.id, Annotation.document_id, Annotation.start, Annotation.end,
+                                    Label.name).join(Label, Label.id == Annotation.label_id)
+                          .where(Annotation.id.in_(ids[i:i + SPAN_LOOKUP_BATCH])))})
+    return [{**d, "annotations": [
+        {**a, **{f"{role}_span": spans[d["document_id"], a[role]] for role in ("subject", "object")
+                 if (d["document_id"], a.get(role)) in spans}} for a in d["annotations"]]}
+            for d in documents]
+
+
 def store_recommendations(version_id: int, predictions: Sequence[DocumentPrediction],
                           scorer: Scorer) -> list[dict[str, Any]]:
     """Store recommendations and queue scores for one chunk; returns the chunk as JSON."""
@@ -84,7 +113,7 @@ def store_recommendations(version_id: int, predictions: Sequence[DocumentPredict
 def demote_duplicate_scores(version_id: int, keys: Mapping[int, Hashable], labeled: Iterable[Hashable]) -> int:
     """Once every unlabeled document is scored: among identical documents the first by id
     keeps the best score of its copies, and the other copies, and the copies of a ``labeled``
-    document, move to the end of the queue (``leanlife_server.active.duplicates``). ``keys``
+    document, move to the end of the queue (``leanlife_server.pipeline.duplicates``). ``keys``
     maps each scored document's id to its ``duplicate_key``. Done over the whole version, not
     per chunk, since copies fall in different chunks. Returns how many scores changed."""
     rows = db.session.execute(

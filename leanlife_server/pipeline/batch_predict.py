@@ -14,14 +14,14 @@ from leanlife_server.db import db
 from leanlife_server.db.models import Document, Job, ModelVersion, Project
 from leanlife_server.db.staging import published
 from leanlife_server.jobs import set_progress
-from leanlife_server.jobs.dataset import examples_for
-from leanlife_server.jobs.device import resolve_device
-from leanlife_server.jobs.model_store import load_version
-from leanlife_server.jobs.predictions import check_predictions, prediction_json
+from leanlife_server.pipeline.dataset import examples_for
+from leanlife_server.pipeline.device import resolve_device
+from leanlife_server.pipeline.model_store import load_version
+from leanlife_server.pipeline.predictions import check_predictions, prediction_json
 from leanlife_server.plugin_api import Example
 from leanlife_server.storage import scratch_dir, store
 
-TARGET = "leanlife_server.jobs.batch_predict:run"
+TARGET = "leanlife_server.pipeline.batch_predict:run"
 KIND = "predict"
 CHUNK = 256
 

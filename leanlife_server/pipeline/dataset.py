@@ -5,7 +5,7 @@ finished (a finished document with no annotations says "nothing to label here");
 of the task's ``input_kinds`` (RE's entity spans) travel with the documents as model input.
 The best layer a document has is used: a curated document (api/curation.py) carries its
 gold layer only; else, where several annotators labeled or finished it, what most of them
-agree on (jobs/merge.py: majority per item, ties dropped), so a model never sees two
+agree on (pipeline/merge.py: majority per item, ties dropped), so a model never sees two
 contradicting versions of one document; else its one annotator's work.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from leanlife_server.db import db
 from leanlife_server.db.models import CURATED, Annotation, Document, DocumentCompletion, Explanation, Label, Project
 from leanlife_server.db.staging import published
-from leanlife_server.jobs.merge import majority, with_inputs
+from leanlife_server.pipeline.merge import majority, with_inputs
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn, Span
 
 # Evaluate on a held-out share only once there are enough labeled documents to spare some.
@@ -53,7 +53,7 @@ def annotated(input_kinds: Sequence[str]):
 
 def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[Example]:
     """Documents with a target annotation, or finished, with their annotators' merged targets
-    (jobs/merge.py) and the input annotations (imported, or those annotators') they build on.
+    (pipeline/merge.py) and the input annotations (imported, or those annotators') they build on.
     Documents whose annotators agree on nothing are left out."""
     finished = exists().where(DocumentCompletion.document_id == Document.id)
     documents = db.session.execute(db.select(Document.id, Document.text, Document.review_state).where(
