@@ -233,13 +233,18 @@ def ok_json(response: requests.Response) -> dict:
     return response.json()
 
 
-def set_up_project(base: str, documents: list[BenchDocument],
-                   annotators: int) -> tuple[int, list[requests.Session]]:
-    """An NER project with trigger explanations, its labels, documents and annotators."""
+def set_up_project(base: str, documents: list[BenchDocument], annotators: int,
+                   no_cheap_recommenders: bool = False) -> tuple[int, list[requests.Session]]:
+    """An NER project with trigger explanations, its labels, documents and annotators.
+    ``no_cheap_recommenders``: the project's model is its only recommender, so no save queues
+    a retraining of the cheap ones (the server's CPU is then the requests' alone)."""
     admin = session_for(base, "admin")
     project = ok_json(admin.post(f"{base}/projects", json={"name": "bench", "task": "ner",
                                                        "explanation_kind": "trigger"}))
     projects = f"{base}/projects/{project['id']}"
+    if no_cheap_recommenders:
+        ok_json(admin.patch(f"{projects}/settings",
+                            json={"recommenders": [project["settings"]["model"]]}))
     for name in LABELS:
         ok_json(admin.post(f"{projects}/labels", json={"name": name}))
     for i in range(0, len(documents), BATCH):
@@ -314,7 +319,8 @@ def bench_database(database: str, args: argparse.Namespace,
 
     def run(database_url: str | None) -> list[RunResult]:
         with leanlife_server(database_url, serve_args) as (base, server_pid):
-            project_id, sessions = set_up_project(base, documents, max(args.clients))
+            project_id, sessions = set_up_project(base, documents, max(args.clients),
+                                                  args.no_cheap_recommenders)
             results = []
             for clients in args.clients:
                 results.append(run_load(base, server_pid, project_id, sessions, annotatable,
@@ -355,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(exponential); 0 sends the next request at once (closed loop)")
     parser.add_argument("--workers", type=int, default=1, help="passed to leanlife serve")
     parser.add_argument("--threads", type=int, default=32, help="passed to leanlife serve")
+    parser.add_argument("--no-cheap-recommenders", action="store_true",
+                        help="the project's model as its only recommender: saves queue no "
+                             "retraining jobs, so server CPU is the requests' own")
     args = parser.parse_args(argv)
     if not args.conll.exists():
         parser.error(f"--conll {args.conll}: not found (the shared datasets live in ../shared/data)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timezone
 from typing import Any
 
 from sqlalchemy.orm import joinedload, selectinload
@@ -22,7 +23,11 @@ from leanlife_server.db.models import (
 
 
 def _time(value) -> str | None:
-    return value.isoformat() if value is not None else None
+    if value is None:
+        return None
+    # Times are stored in UTC; SQLite gives them back without their zone, and a save's answer
+    # (made from the time it wrote) must read, and hash into its etag, as a later GET does.
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
 # Each serializer's answer is declared next to it, for the OpenAPI document: every field is

@@ -27,7 +27,7 @@ from leanlife_server.db.models import Annotation, Job, Project, utcnow
 from leanlife_server.db.staging import published
 from leanlife_server.events import AnnotationDeleted, AnnotationSaved, GoldChanged
 from leanlife_server.hookspecs import hookimpl
-from leanlife_server.jobs import FAILED, QUEUED, TrainingUnavailable, create_job, reap, submit
+from leanlife_server.jobs import FAILED, QUEUED, TrainingUnavailable, create_job, reap, reap_now_and_then, submit
 from leanlife_server.jobs.lanes import SMALL
 from leanlife_server.pipeline.recommenders import cheap_recommenders, learned_recommenders
 from leanlife_server.pipeline.retrain import CHEAP_KIND, KIND, TARGET
@@ -105,7 +105,7 @@ def _queue_cheap_training(project: Project) -> Job | None:
     of them filled the project's job limit, so its owner could not train (429)."""
     if not cheap_recommenders(project):
         return None
-    reap(project.id)
+    reap_now_and_then(project.id)
     waiting = db.select(Job.id).where(Job.project_id == project.id, Job.kind == CHEAP_KIND,
                                       Job.state == QUEUED).limit(1)
     if db.session.scalars(waiting).first() is not None:  # the usual case, without the lock

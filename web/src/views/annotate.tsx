@@ -7,13 +7,13 @@ import {
   ApiError, api, countOf, del, get, has, loadCapabilities, patch, post, put,
   type Annotation, type Capabilities, type Doc, type Label, type MySettings, type Project, type TaskInfo, type User,
 } from "../api";
-import { HOST_KEYS, type KeyHandler, type KeyHelp, type Recommendation, type ViewHandle, type ViewProps } from "../contract";
+import { HOST_KEYS, type KeyHelp, type Recommendation, type ViewHandle, type ViewProps } from "../contract";
 import { isTyping } from "../kit/keys";
 import { connectProject, liveAvailable, type ConnectionState } from "../live";
 import { forgetPrefetched, take } from "../prefetch";
 import { navigate } from "../router";
 import { SettingsPanel } from "./settings";
-import { PlainView, useTaskView, ViewMount } from "./taskview";
+import { PlainView, useHostKeys, useTaskView, ViewMount } from "./taskview";
 import { TrainingIndicator, type TrainingState } from "./training";
 
 interface UndoStep { what: string; run(): Promise<void> }
@@ -63,7 +63,6 @@ export function Annotate({ projectId, documentId, me }: Props) {
   const [firstShown, setFirstShown] = useState(false);
   const undo = useRef<UndoStep[]>([]);
   const viewHandle = useRef<ViewHandle | null>(null);
-  const viewKeys = useRef(new Set<KeyHandler>());
   const history = useRef<number[]>([]);
   const docRef = useRef<Doc | null>(null);
   docRef.current = doc;
@@ -265,17 +264,7 @@ export function Annotate({ projectId, documentId, me }: Props) {
     }
     viewKeys.current.forEach((handler) => handler(e));
   };
-  const latestOnKey = useRef(onKey);
-  latestOnKey.current = onKey;
-  useEffect(() => {
-    const listener = (e: KeyboardEvent) => latestOnKey.current(e);
-    window.addEventListener("keydown", listener);
-    return () => window.removeEventListener("keydown", listener);
-  }, []);
-  const registerViewKeys = useCallback((handler: KeyHandler) => {
-    viewKeys.current.add(handler);
-    return () => { viewKeys.current.delete(handler); };
-  }, []);
+  const { viewKeys, registerViewKeys } = useHostKeys(onKey);
 
   const { view, error: viewError } = useTaskView(task?.view_url);
 

@@ -8,10 +8,10 @@ import {
   ApiError, api, del, get, has, loadCapabilities, patch, post, put,
   type Annotation, type Capabilities, type Label, type Project, type TaskInfo, type User,
 } from "../api";
-import { HOST_KEYS, type KeyHandler, type KeyHelp, type ViewHandle, type ViewProps } from "../contract";
+import { HOST_KEYS, type KeyHelp, type ViewHandle, type ViewProps } from "../contract";
 import { isTyping } from "../kit/keys";
 import { navigate } from "../router";
-import { PlainView, useTaskView, ViewMount } from "./taskview";
+import { PlainView, useHostKeys, useTaskView, ViewMount } from "./taskview";
 
 type Marked = Annotation & { disagreement: boolean };
 interface Curation {
@@ -70,7 +70,6 @@ export function CuratePage({ projectId, documentId, me }: { projectId: number; d
   const [showKeys, setShowKeys] = useState(false);
   const [message, setMessage] = useState("");
   const viewHandle = useRef<ViewHandle | null>(null);
-  const viewKeys = useRef(new Set<KeyHandler>());
   const say = useCallback((m: string) => setMessage(m), []);
   const fail = useCallback((e: unknown) => setMessage(e instanceof ApiError ? `Error: ${e.message}` : String(e)), []);
 
@@ -163,17 +162,7 @@ export function CuratePage({ projectId, documentId, me }: { projectId: number; d
     if (editing) viewKeys.current.forEach((h) => h(e));
     else if (!typing) reviewKey(e);
   };
-  const latestOnKey = useRef(onKey);
-  latestOnKey.current = onKey;
-  useEffect(() => {
-    const listener = (e: KeyboardEvent) => latestOnKey.current(e);
-    window.addEventListener("keydown", listener);
-    return () => window.removeEventListener("keydown", listener);
-  }, []);
-  const registerViewKeys = useCallback((handler: KeyHandler) => {
-    viewKeys.current.add(handler);
-    return () => { viewKeys.current.delete(handler); };
-  }, []);
+  const { viewKeys, registerViewKeys } = useHostKeys(onKey);
 
   const { view, error: viewError } = useTaskView(task?.view_url);
 

@@ -2,8 +2,8 @@
 // once, checked against the contract, and mounted into an element of this page. A task
 // without a view gets a read-only one here.
 
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
-import { VIEW_CONTRACT, type TaskView, type ViewHandle, type ViewProps } from "../contract";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { VIEW_CONTRACT, type KeyHandler, type TaskView, type ViewHandle, type ViewProps } from "../contract";
 
 const modules = new Map<string, Promise<TaskView>>();
 
@@ -77,4 +77,22 @@ export function PlainView({ props }: { props: ViewProps }) {
       </aside>
     </div>
   );
+}
+
+/** The page's keyboard: ``onKey`` (the latest one each render) gets every keydown of the
+ * window; task views register their own handlers, which the page forwards keys to. */
+export function useHostKeys(onKey: (e: KeyboardEvent) => void) {
+  const viewKeys = useRef(new Set<KeyHandler>());
+  const latestOnKey = useRef(onKey);
+  latestOnKey.current = onKey;
+  useEffect(() => {
+    const listener = (e: KeyboardEvent) => latestOnKey.current(e);
+    window.addEventListener("keydown", listener);
+    return () => window.removeEventListener("keydown", listener);
+  }, []);
+  const registerViewKeys = useCallback((handler: KeyHandler) => {
+    viewKeys.current.add(handler);
+    return () => { viewKeys.current.delete(handler); };
+  }, []);
+  return { viewKeys, registerViewKeys };
 }
