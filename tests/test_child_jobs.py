@@ -13,6 +13,7 @@ import pytest
 
 from leanlife_server.jobs import RUNNER_KEY
 from leanlife_server.jobs import child as child_module
+from leanlife_server.jobs.child_main import CHILD_NICENESS
 from leanlife_server.jobs.runners import child_lanes
 from leanlife_server.realtime import EMITTER_KEY
 from tests import test_jobs_toy_models
@@ -163,3 +164,12 @@ def test_apps_with_plugin_objects_or_bad_lanes_keep_jobs_in_threads(make_app):
     assert child_lanes(make_app(extra_plugins=[test_jobs_toy_models])) == ()
     with pytest.raises(ValueError, match="unknown job lane"):
         child_lanes(make_app({"child_process_lanes": "imports,nightly"}))
+
+
+def test_a_child_yields_the_cpu_to_the_server():
+    # What main() calls first: the child's niceness rises by CHILD_NICENESS (capped at 19).
+    code = ("import os; from leanlife_server.jobs.child_main import lower_priority; "
+            "before = os.nice(0); lower_priority(); print(before, os.nice(0))")
+    before, after = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                            check=True).stdout.split())
+    assert after == min(19, before + CHILD_NICENESS)

@@ -162,3 +162,24 @@ def test_a_worker_stops_on_sigterm_while_redis_is_down(outage, tmp_path):
         worker.handle.wait(30)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the worker ignored SIGTERM while Redis was down:\n{worker.output()[-3000:]}")
+
+
+def test_a_stop_ends_rqs_reconnect_loop_at_its_next_retry():
+    # RQ's dequeue loop logs "could not connect", sleeps and retries for good; a stop signal's
+    # StopRequested raised while that line is written is swallowed by logging. The worker's
+    # log raises it again at the next retry once a stop was asked for.
+    import logging
+    import threading
+
+    from rq.exceptions import StopRequested
+
+    from leanlife_server.jobs.worker import _StopAwareLog
+
+    stop = threading.Event()
+    log = _StopAwareLog(logging.getLogger("test-worker"), stop)
+    log.error("Worker %s: could not connect to Redis instance: %s", "w", "refused")  # no stop yet
+    log.info("other lines pass through")
+    stop.set()
+    log.error("a job failed")  # other errors are logged as ever
+    with pytest.raises(StopRequested):
+        log.error("Worker %s: could not connect to Redis instance: %s", "w", "refused")

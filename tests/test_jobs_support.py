@@ -199,8 +199,12 @@ def train_and_collect_recommendations(url: str, api: Api, project_id: int) -> li
     listener = Listener(url, api.session.headers["Authorization"].split()[1])
     try:
         assert listener.join(project_id) == {"ok": True}
-        assert api.post(f"/api/v1/projects/{project_id}/model/train").status_code == 202
-        finished = listener.wait_for("job", lambda d: d["state"] in ("finished", "failed"), timeout=240)
+        started = api.post(f"/api/v1/projects/{project_id}/model/train")
+        assert started.status_code == 202, started.text
+        job_id = started.json()["id"]
+        # Cheap recommenders' jobs (retrained on every save) may end meanwhile: wait for this one.
+        finished = listener.wait_for("job", lambda d: d["id"] == job_id and d["state"] in ("finished", "failed"),
+                                     timeout=240)
         assert finished["state"] == "finished", finished
         return [d for event in listener.named("recommendations") for d in event["documents"]]
     finally:

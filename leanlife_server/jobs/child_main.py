@@ -19,6 +19,9 @@ from leanlife_server.realtime import EMITTER_KEY
 
 # How often a child checks that its parent still lives.
 PARENT_POLL_SECONDS = 0.5
+# A child runs a big job (an import) for minutes, busy on a core; below the server's
+# priority, the request threads of its parent get the CPU first when cores are few.
+CHILD_NICENESS = 10
 
 
 class LineEmitter:
@@ -47,8 +50,15 @@ def end_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="leanlife-parent-watch").start()
 
 
+def lower_priority() -> None:
+    """Yield the CPU to the server's requests (``CHILD_NICENESS`` above the current niceness)."""
+    if hasattr(os, "nice"):  # POSIX; elsewhere the child keeps its parent's priority
+        os.nice(CHILD_NICENESS)
+
+
 def main(argv: list[str]) -> int:
     parent, job_id, target = int(argv[0]), int(argv[1]), argv[2]
+    lower_priority()
     end_with_parent(parent)
     events = sys.stdout
     sys.stdout = sys.stderr  # what anything else prints must not mix with the events

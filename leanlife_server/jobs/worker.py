@@ -69,6 +69,24 @@ def _preload_query_strategies(app: Flask) -> None:
         importlib.import_module(definition.factory.partition(":")[0])
 
 
+class _StopAwareLog:
+    """RQ's logger, except that RQ's "could not connect to Redis" retry (its dequeue loop
+    logs it, sleeps and tries again, for good) ends the loop once a stop was asked for. The
+    signal handler's own ``StopRequested`` can be lost: raised while that very line is being
+    written, the logging module swallows it as an error of its handler."""
+
+    def __init__(self, log: logging.Logger, stop: threading.Event):
+        self._log, self._stop = log, stop
+
+    def __getattr__(self, name: str):
+        return getattr(self._log, name)
+
+    def error(self, message, *args, **kwargs) -> None:
+        if self._stop.is_set() and "could not connect to Redis" in str(message):
+            raise StopRequested()
+        self._log.error(message, *args, **kwargs)
+
+
 class LeanLifeWorker(SimpleWorker):
     """RQ's ``SimpleWorker`` that shares its stop signal with ``work``, to tell a stop from a
     lost Redis."""
@@ -78,6 +96,7 @@ class LeanLifeWorker(SimpleWorker):
     def __init__(self, *args, stop: threading.Event, **kwargs):
         super().__init__(*args, **kwargs)
         self.stop = stop
+        self.log = _StopAwareLog(self.log, stop)
 
     def request_stop(self, signum, frame) -> None:
         """Stop now, not after the current job (RQ's warm shutdown would wait for hours of
