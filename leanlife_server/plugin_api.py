@@ -29,6 +29,7 @@ from leanlife_server.pretrained import WordVectors, glove_directory, load_glove,
 
 # Label kinds: what a label can be attached to.
 SPAN, RELATION, DOCUMENT = "span", "relation", "document"
+ANY_TASK = "*"  # FormatDefinition.tasks: every task
 # Explanation kinds a project can collect.
 EXPLANATION_NONE, EXPLANATION_TRIGGER, EXPLANATION_NATURAL_LANGUAGE = "none", "trigger", "natural_language"
 # Most trigger spans (all trigger explanations together), and most explanations, one
@@ -63,7 +64,12 @@ class ExplanationIn:
 @dataclass(frozen=True)
 class AnnotationData:
     """An annotation as plain data: validated input, a training example's label, or a
-    prediction (then ``confidence`` is set and ``evidence`` says why, e.g. matched triggers)."""
+    prediction (then ``confidence`` is set and ``evidence`` says why, e.g. matched triggers).
+
+    The generic shape every task's annotations take: a label, an optional span, optional links
+    to other annotations of the document (``subject_id``, ``object_id``) and ``attributes``, a
+    JSON object whose keys and values the task defines and validates (e.g. an aspect term's
+    polarity); the core stores, serves, imports and exports it as given."""
 
     kind: str
     label: str
@@ -75,6 +81,7 @@ class AnnotationData:
     id: int | None = None
     confidence: float | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,12 @@ class TaskDefinition:
     # (the core serves it at /plugins/<plugin>/static/<path>; docs/plugins.md, "Writing a task
     # view"). None: the browser shows the document and its annotations read-only.
     view: str | None = None
+    # The task whose projects a project of this task can be made from (POST .../derived-project;
+    # RE names NER). The new project collects the first of ``explanation_kinds``.
+    derived_from: str | None = None
+    # How each document record of the source project is cut down for the new project (RE: its
+    # entity spans, without their explanations). None: records are copied whole.
+    derive_record: Callable[[DocumentRecord], DocumentRecord] | None = None
 
     def __post_init__(self) -> None:
         if self.view is not None and not is_relative_static_path(self.view):
@@ -218,7 +231,9 @@ class FormatDefinition:
     ``exporter(records: Iterable[DocumentRecord], context: FormatContext) -> Iterator[str]``.
     ``sniff`` (dotted path, ``sniff(head: str) -> bool``) tells this format apart from others
     with the same file extension by the first characters of a file; ``directories`` says the
-    importer reads a folder rather than a file."""
+    importer reads a folder rather than a file. ``tasks`` may be ``(ANY_TASK,)``: a format of
+    the generic annotation shape (label, span, links, attributes) serves every task, those of
+    other plugins included."""
 
     name: str
     tasks: tuple[str, ...]
@@ -229,6 +244,9 @@ class FormatDefinition:
     sniff: str | None = None
     directories: bool = False
     media_type: str = "text/plain"
+
+    def serves(self, task: str) -> bool:
+        return task in self.tasks or ANY_TASK in self.tasks
 
 
 class FormatError(Exception):
@@ -255,6 +273,7 @@ class RecordAnnotation:
     explanations: tuple[ExplanationIn, ...] = ()
     annotator: str | None = None
     source: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -272,6 +291,8 @@ class RecordAnnotation:
             out["explanations"] = [
                 {"kind": e.kind, "spans": [{"start": s.start, "end": s.end} for s in e.spans]}
                 if e.spans else {"kind": e.kind, "text": e.text} for e in self.explanations]
+        if self.attributes:
+            out["attributes"] = dict(self.attributes)
         return out
 
 

@@ -104,6 +104,7 @@ class Plugins:
                 if registry is not self.tasks:
                     row["tasks"] = list(definition.tasks)
                 if registry is self.formats:
+                    row["tasks"] = [task for task in self.tasks.items if definition.serves(task)]
                     row.update({"imports": definition.importer is not None,
                                 "exports": definition.exporter is not None,
                                 "directories": definition.directories})

@@ -356,6 +356,8 @@ MATRIX: dict[tuple[str, str], tuple[tuple[int, ...], Callable[[World, str], Targ
         MEMBERS_ONLY, lambda w, r: Target(w.in_project(job_id=w.finished_export_of_the_annotator))),
     ("transfers_api.derive_relation_project", "POST"): (
         OWNERS_START, lambda w, r: Target(w.in_project(), {"name": w.unique("relations")})),
+    ("transfers_api.derive_project", "POST"): (
+        OWNERS_START, lambda w, r: Target(w.in_project(), {"task": "re", "name": w.unique("derived")})),
 }
 
 

@@ -108,6 +108,39 @@ def test_a_relation_project_is_made_from_an_ner_project(make_caller):
         [("PER", 0, 3, []), ("ORG", 12, 16, [])]
 
 
+def test_a_derived_project_is_made_for_a_task_that_derives_from_the_projects_task(make_caller):
+    owner = make_caller("owner")
+    ner = create_project(owner, "ner", "trigger")["id"]
+    data = json.dumps({"text": "Ann founded Acme", "annotations": [
+        {"label": "PER", "start": 0, "end": 3, "explanations": [{"kind": "trigger", "spans": [[4, 11]]}]}]}) + "\n"
+    assert wait_for(owner, ner, upload(owner, ner, "a.jsonl", data).get_json())["state"] == "finished"
+    response = owner.post(f"/api/v1/projects/{ner}/derived-project", json={"task": "re", "name": " Founders "})
+    assert response.status_code == 202, response.get_json()
+    job = wait_for(owner, ner, response.get_json())
+    assert job["state"] == "finished", job
+    created = owner.get(f"/api/v1/projects/{job['result']['project_id']}").get_json()
+    assert (created["name"], created["task"], created["explanation_kind"], created["role"]) == \
+        ("Founders", "re", "natural_language", "owner")
+    documents = owner.get(f"/api/v1/projects/{created['id']}/documents").get_json()["items"]
+    detail = owner.get(f"/api/v1/projects/{created['id']}/documents/{documents[0]['id']}?annotator=all").get_json()
+    assert [(a["label"], a["start"], a["end"], a["explanations"]) for a in detail["annotations"]] == \
+        [("PER", 0, 3, [])]
+
+
+def test_a_derived_project_needs_a_task_made_from_the_projects_task(make_caller):
+    owner = make_caller("owner")
+    ner, sa = create_project(owner, "ner")["id"], create_project(owner, "sa")["id"]
+    for pid, body in ((ner, {"task": "pos-tagging", "name": "x"}),  # no such task
+                      (ner, {"task": "sa", "name": "x"}),  # installed, made from no other task
+                      (sa, {"task": "re", "name": "x"}),  # made from NER projects, not SA ones
+                      (ner, {"name": "x"})):
+        r = owner.post(f"/api/v1/projects/{pid}/derived-project", json=body)
+        assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (422, "task"), \
+            (body, r.get_json())
+    r = owner.post(f"/api/v1/projects/{sa}/relation-project", json={"name": "x"})
+    assert (r.status_code, r.get_json()["error"]["details"]["field"]) == (422, "project")
+    assert "derived-project" in r.get_json()["error"]["message"]
+
 def test_cli_import_and_export(app, make_caller, tmp_path):
     from click.testing import CliRunner
 

@@ -7,19 +7,14 @@ from typing import Any, Mapping
 
 from leanlife_server.api.shapes import Body, Field, reject_unknown
 from leanlife_server.db.models import SOURCE_MANUAL, SOURCES
-from leanlife_server.plugin_api import (
-    DOCUMENT,
-    EXPLANATION_NATURAL_LANGUAGE,
-    EXPLANATION_TRIGGER,
-    RELATION,
-    SPAN,
-    AnnotationData,
-)
+from leanlife_server.plugin_api import EXPLANATION_NATURAL_LANGUAGE, EXPLANATION_TRIGGER, AnnotationData
 
+# The generic annotation's parts, and the request fields that carry each.
 _COMMON = ("label", "source", "explanations")
-BY_KIND = {SPAN: (*_COMMON, "start", "end"), RELATION: (*_COMMON, "subject", "object"),
-           DOCUMENT: _COMMON}
-ANY_KIND = tuple(sorted({name for names in BY_KIND.values() for name in names}))
+_SPAN = ("start", "end")
+_LINKS = ("subject", "object")
+_ATTRIBUTES = ("attributes",)
+ANY_KIND = tuple(sorted((*_COMMON, *_SPAN, *_LINKS, *_ATTRIBUTES)))
 EXPLANATION_FIELDS = {EXPLANATION_TRIGGER: ("kind", "spans"), EXPLANATION_NATURAL_LANGUAGE: ("kind", "text")}
 SPAN_FIELDS = ("start", "end")
 
@@ -35,15 +30,25 @@ ANNOTATION_BODY = Body({
         "[{start, end}]}, natural-language ones {kind: 'natural_language', text}.")),
     "start": Field(int, description=_OFFSET), "end": Field(int, description=_OFFSET),
     "subject": Field(int, description=_ENTITY), "object": Field(int, description=_ENTITY),
+    "attributes": Field(dict, description="The task's own part of the annotation (e.g. an aspect "
+                                          "term's polarity), checked by the task."),
 }, description="Which fields a kind of annotation uses is checked by the project's task: spans "
-               "take start and end, relations subject and object, document labels neither.")
+               "take start and end, relations subject and object, document labels neither; "
+               "attributes only where the task defines them.")
 assert set(ANNOTATION_BODY.fields) == set(ANY_KIND)
+
+
+def fields_used(parsed: AnnotationData) -> tuple[str, ...]:
+    """The request fields of the parts the task gave ``parsed`` (a span, links, attributes)."""
+    return (*_COMMON, *(_SPAN if parsed.start is not None else ()),
+            *(_LINKS if parsed.subject_id is not None or parsed.object_id is not None else ()),
+            *(_ATTRIBUTES if parsed.attributes else ()))
 
 
 def reject_fields_of_other_kinds(body: Mapping[str, Any], parsed: AnnotationData) -> None:
     """Once the task has parsed ``body``: refuse fields the parsed kind does not use (offsets on
     a relation), in the body and in its explanations, instead of dropping them unseen."""
-    reject_unknown(body, BY_KIND.get(parsed.kind, ANY_KIND))
+    reject_unknown(body, fields_used(parsed))
     # Tasks accept only the project's explanation kind, so every item has the same one.
     kind = parsed.explanations[0].kind if parsed.explanations else None
     if kind not in EXPLANATION_FIELDS:

@@ -55,6 +55,7 @@ class AnnotationValues:
     object_id: int | None
     updated_at: datetime | None
     gold: bool
+    attributes: dict[str, Any] | None
     explanations: list[ExplanationValues] = field(default_factory=list)
 
 
@@ -74,7 +75,8 @@ def insert_annotation(project_id: int, document_id: int, user_id: int | None, la
         "project_id": project_id, "document_id": document_id, "user_id": user_id,
         "label_id": label_id, "kind": parsed.kind, "start": parsed.start, "end": parsed.end,
         "subject_id": parsed.subject_id, "object_id": parsed.object_id, "source": source,
-        "created_at": now, "updated_at": now, "gold": False}).scalar_one()
+        "created_at": now, "updated_at": now, "gold": False,
+        "attributes": dict(parsed.attributes) or None}).scalar_one()
     explanations = []
     for given in parsed.explanations:
         explanation_id = db.session.execute(_INSERT_EXPLANATION, {
@@ -87,13 +89,13 @@ def insert_annotation(project_id: int, document_id: int, user_id: int | None, la
         explanations.append(ExplanationValues(explanation_id, given.kind, given.text, spans))
     return AnnotationValues(annotation_id, document_id, user_id, parsed.kind, LabelValues(label_name), source,
                             parsed.start, parsed.end, parsed.subject_id, parsed.object_id, now,
-                            False, explanations)
+                            False, dict(parsed.attributes) or None, explanations)
 
 
 _SELECT_ANNOTATIONS = db.select(
     Annotation.id, Annotation.document_id, Annotation.user_id, Annotation.kind, Label.name,
     Annotation.source, Annotation.start, Annotation.end, Annotation.subject_id,
-    Annotation.object_id, Annotation.updated_at, Annotation.gold,
+    Annotation.object_id, Annotation.updated_at, Annotation.gold, Annotation.attributes,
 ).join(Label, Label.id == Annotation.label_id)
 # In the orders of the relationships (Annotation.explanations, Explanation.spans).
 _SELECT_EXPLANATIONS = db.select(

@@ -113,6 +113,7 @@ def store(row: Annotation, request: ParsedRequest) -> None:
     row.kind = parsed.kind
     row.start, row.end = parsed.start, parsed.end
     row.subject_id, row.object_id = parsed.subject_id, parsed.object_id
+    row.attributes = dict(parsed.attributes) or None
     row.source = request.source
     row.explanations = [
         Explanation(kind=e.kind, text=e.text,

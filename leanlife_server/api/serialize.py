@@ -125,6 +125,8 @@ def annotation(row: Annotation, label: str | None = None) -> dict[str, Any]:
         out.update(start=row.start, end=row.end)
     elif row.kind == "relation":
         out.update(subject=row.subject_id, object=row.object_id)
+    if row.attributes:  # likewise: only for tasks that add attributes
+        out["attributes"] = row.attributes
     if row.gold:  # only then, so that other annotations read (and tag) as before
         out["gold"] = True
     out["etag"] = content_tag(out)
@@ -136,6 +138,8 @@ ANNOTATION = Body({
     "label": always(str), "source": always(str), "explanations": always(list, items=Field(EXPLANATION)),
     "updated_at": maybe_null(str), "start": Field(int), "end": Field(int), "subject": Field(int),
     "object": Field(int), "gold": Field(bool, description="true in the gold layer (api/curation.py)"),
+    "attributes": Field(dict, description="the task's own part of the annotation, as the task "
+                                          "validated it (absent when the task adds none)"),
     "etag": always(str)},
     description="Spans have start and end, relations subject and object (annotation ids).")
 

@@ -1,5 +1,6 @@
 """Imports and exports: an upload becomes an import job, an export request an export job
-whose file is then downloaded as a stream; a relation project can be made from an NER one.
+whose file is then downloaded as a stream; a project of one task can be made from a project of
+another (the new task's plugin says which: ``TaskDefinition.derived_from``).
 Follow each job at ``GET /api/v1/projects/<id>/jobs/<job_id>``."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from leanlife_server.api.shapes import Answer, Body, Field, operation, row_id
 from leanlife_server.db import db
 from leanlife_server.db.models import Job, utcnow
 from leanlife_server.errors import ApiError, invalid, not_found
+from leanlife_server.formats.derive import tasks_made_from
 from leanlife_server.formats.detect import format_for
 from leanlife_server.formats.encoding import text_encoding
 from leanlife_server.formats.jobs import (
@@ -32,7 +34,7 @@ from leanlife_server.formats.jobs import (
 from leanlife_server.formats.reader import ANNOTATORS, GOLD, LAYERS
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
 from leanlife_server.jobs import FAILED, FINISHED, QUEUED, TrainingUnavailable, create_job, submit
-from leanlife_server.plugin_api import FormatError
+from leanlife_server.plugin_api import RELATION, FormatError, TaskDefinition
 from leanlife_server.storage import MissingArtifact, discard, scratch_dir, send_stored, store
 
 bp = Blueprint("transfers_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -48,8 +50,13 @@ FILTERS = {
 }
 EXPORT_REQUEST = Body({"format": Field(str, required=True, description="An exporter for the project's task."),
                        **FILTERS})
-DERIVE_REQUEST = Body({"name": Field(str, required=True, pattern=r"\S", hint="must not be empty",
-                                     description="The new project's name."), **FILTERS})
+DERIVE_NAME = Field(str, required=True, pattern=r"\S", hint="must not be empty",
+                    description="The new project's name.")
+DERIVE_REQUEST = Body({"name": DERIVE_NAME, **FILTERS})
+DERIVED_PROJECT_REQUEST = Body({
+    "task": Field(str, required=True, description="The new project's task: one whose plugin makes "
+                                                  "its projects from projects of this one's task."),
+    "name": DERIVE_NAME, **FILTERS})
 # Every field is text but the file; the handler checks each.
 IMPORT_FORM = Body({
     "file": Field(str, required=True, media="application/octet-stream"),
@@ -186,16 +193,55 @@ def download_export(project_id: int, job_id: int):
         raise not_found(f"the file of export {job_id}") from None
 
 
+def _tasks_made_from(access: ProjectAccess) -> list[TaskDefinition]:
+    return tasks_made_from(current_app.extensions["leanlife"].tasks, access.project.task)
+
+
+def _derived_task(access: ProjectAccess, name: str) -> TaskDefinition:
+    """The installed task ``name``, if its projects are made from this project's task."""
+    task = current_app.extensions["leanlife"].tasks.get(name)
+    if task is None:
+        raise invalid("task", f"no task {name!r} is installed")
+    if task.derived_from != access.project.task:
+        raise invalid("task", f"{name!r} projects are not made from {access.project.task!r} projects; "
+                              f"these are: {[t.name for t in _tasks_made_from(access)]}")
+    return task
+
+
+def _relation_task(access: ProjectAccess) -> TaskDefinition:
+    """What ``relation-project`` makes: the one task with relations made from this project's
+    task."""
+    made = [t for t in _tasks_made_from(access) if RELATION in t.label_kinds]
+    if len(made) != 1:
+        raise invalid("project", f"project {access.project.id} is a {access.project.task!r} project, and "
+                                 f"{len(made) or 'no'} installed tasks with relations are made from "
+                                 f"those; use POST /api/v1/projects/{access.project.id}/derived-project "
+                                 f"with a task")
+    return made[0]
+
+
+def _start_derive(access: ProjectAccess, task: TaskDefinition, body: dict):
+    params = {"task": task.name, "name": body["name"].strip(), "filters": _export_filters(access, body)}
+    return _started(access, DERIVE, params, "leanlife_server.formats.jobs:run_derive")
+
+
+@bp.post("/derived-project")
+@operation(DERIVED_PROJECT_REQUEST, answers={202: JOB})
+def derive_project(project_id: int):
+    """Make a project of ``task`` (``name``) from this project's documents and what that task
+    keeps of their annotations, in the background (owners). The job's result names the new
+    project. The task's plugin says which projects it is made from."""
+    access = project_access(project_id, owner=True)
+    body = json_body()
+    return _start_derive(access, _derived_task(access, body["task"]), body)
+
+
 @bp.post("/relation-project")
 @operation(DERIVE_REQUEST, answers={202: JOB})
 def derive_relation_project(project_id: int):
-    """Make a relation extraction project (``name``) from this NER project's documents and
-    entities, in the background (owners). The job's result names the new project."""
+    """Make a relation project (``name``) from this project's documents, in the background
+    (owners): ``derived-project`` with the one installed task with relations that is made from
+    this project's task. The job's result names the new project."""
     access = project_access(project_id, owner=True)
-    if access.project.task != "ner":
-        raise invalid("project", f"project {project_id} is a {access.project.task!r} project; "
-                                 f"relation projects are made from 'ner' projects")
-    body = json_body()
-    name = body["name"].strip()
-    return _started(access, DERIVE, {"name": name, "filters": _export_filters(access, body)},
-                    "leanlife_server.formats.jobs:run_derive")
+    task = _relation_task(access)
+    return _start_derive(access, task, json_body())

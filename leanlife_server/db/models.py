@@ -213,6 +213,9 @@ class Annotation(db.Model):
     # An imported annotation's annotator when the file named one who is not a project member
     # (user_id null): keeps several imported annotators' work apart (docs/formats.md).
     imported_annotator: Mapped[Optional[str]] = mapped_column(String(150))
+    # What the task adds to the generic shape (label, span, links), as the task validated it:
+    # e.g. an aspect term's polarity. Null when the task adds nothing (NER, RE, SA).
+    attributes: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     label: Mapped[Label] = relationship()
     explanations: Mapped[list["Explanation"]] = relationship(
         back_populates="annotation", cascade="all, delete-orphan", order_by="Explanation.id")

@@ -12,7 +12,7 @@ SNIFF_CHARS = 1 << 15
 
 
 def _usable(definition: FormatDefinition, task: str, direction: str) -> bool:
-    return task in definition.tasks and getattr(definition, direction) is not None
+    return definition.serves(task) and getattr(definition, direction) is not None
 
 
 def _names(plugins: Plugins, task: str, direction: str) -> list[str]:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from leanlife_server.db import db
 from leanlife_server.db.models import Document, Job, Project
-from leanlife_server.formats.derive import relation_project_from_ner
+from leanlife_server.formats.derive import derived_project
 from leanlife_server.formats.exporter import export_file
 from leanlife_server.formats.importer import import_file
 from leanlife_server.formats.reader import ExportFilters
@@ -27,6 +27,7 @@ from leanlife_server.jobs import ACTIVE_STATES, set_progress
 from leanlife_server.jobs.lanes import EXPORTS, IMPORTS, SMALL
 from leanlife_server.storage import scratch_dir, store
 
+# The derive kind keeps its first name: job rows and API clients already know it.
 IMPORT, EXPORT, DERIVE = "import", "export", "derive_relations"
 TRANSFERS = "transfers/"
 UPLOAD_PREFIX = "import-"
@@ -128,6 +129,11 @@ def run_export(job_id: int) -> None:
 def run_derive(job_id: int) -> None:
     job, project = _load(job_id)
     params = dict(job.params)
-    created = relation_project_from_ner(project, params["name"], job.user_id,
-                                        ExportFilters(**params.get("filters", {})), _reporter(job_id))
+    if "task" not in params:  # queued by a release that made relation projects only
+        raise ValueError("this job was queued before LeanLife was upgraded; start it again")
+    task = current_app.extensions["leanlife"].tasks.get(params["task"])
+    if task is None:  # its plugin went away between the request and the job
+        raise ValueError(f"task {params['task']!r} is not installed")
+    created = derived_project(project, task, params["name"], job.user_id,
+                              ExportFilters(**params.get("filters", {})), _reporter(job_id))
     _finish(job_id, project_id=created.id)

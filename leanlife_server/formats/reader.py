@@ -68,7 +68,8 @@ def _documents(project_id: int, filters: ExportFilters) -> sa.Select:
 def _annotation_columns():
     return (Annotation.id, Annotation.document_id, Annotation.user_id, Label.name.label("label"),
             Annotation.kind, Annotation.start, Annotation.end, Annotation.subject_id,
-            Annotation.object_id, Annotation.source, Annotation.gold, Annotation.imported_annotator)
+            Annotation.object_id, Annotation.source, Annotation.gold, Annotation.imported_annotator,
+            Annotation.attributes)
 
 
 def project_records(project_id: int, filters: ExportFilters = ExportFilters(),
@@ -149,6 +150,6 @@ def _record(doc, rows: list, explanations: dict, usernames: dict, gold_author: s
             object=index[row.object_id] if relation else None,
             explanations=tuple(explanations.get(row.id, ())),
             annotator=gold_author if row.gold else usernames.get(row.user_id, row.imported_annotator),
-            source=row.source))
+            source=row.source, attributes=row.attributes or {}))
     return DocumentRecord(text=doc.text, meta=doc.meta or {}, annotations=tuple(annotations),
                           location=f"document {doc.id}")

@@ -148,6 +148,7 @@ class CheckedAnnotation(NamedTuple):
     annotator: str | None
     source: str | None
     explanations: tuple[tuple[str, str | None, tuple[tuple[int, int], ...]], ...]
+    attributes: dict | None = None  # the task's own part (AnnotationData.attributes)
 
 
 class Checked(NamedTuple):
@@ -166,7 +167,7 @@ def checked(record: DocumentRecord, parsed: Sequence[AnnotationData]) -> Checked
         CheckedAnnotation(p.kind, p.label, p.start, p.end, p.subject_id, p.object_id,
                           original.annotator, original.source,
                           tuple((e.kind, e.text, tuple((s.start, s.end) for s in e.spans))
-                                for e in p.explanations))
+                                for e in p.explanations), dict(p.attributes) or None)
         for p, original in zip(parsed, record.annotations)]
     kept = without_duplicates(annotations)
     return Checked(record.text, dict(record.meta), record.location, kept,
@@ -294,7 +295,7 @@ class BatchWriter:
                         "subject_id": positions[(n, a.subject_id)] if relations else None,
                         "object_id": positions[(n, a.object_id)] if relations else None,
                         "source": source_of(a.source), "created_at": now, "updated_at": now,
-                        "import_id": self.staging.id})
+                        "import_id": self.staging.id, "attributes": a.attributes})
                     for kind, text, spans in a.explanations:
                         explanation = len(out[explanations])
                         out[explanations].append({"id": explanation, "annotation_id": position,

@@ -36,7 +36,7 @@ def annotation_data(row: Annotation) -> AnnotationData:
         for e in row.explanations)
     return AnnotationData(row.kind, row.label.name, start=row.start, end=row.end,
                           subject_id=row.subject_id, object_id=row.object_id,
-                          explanations=explanations, id=row.id)
+                          explanations=explanations, id=row.id, attributes=row.attributes or {})
 
 
 def _annotation_rows(query) -> list[Annotation]:

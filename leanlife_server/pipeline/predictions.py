@@ -52,6 +52,8 @@ def annotation_json(annotation: AnnotationData) -> dict[str, Any]:
                         ("subject", annotation.subject_id), ("object", annotation.object_id)):
         if value is not None:
             out[name] = value
+    if annotation.attributes:
+        out["attributes"] = dict(annotation.attributes)
     if annotation.evidence:
         out["evidence"] = dict(annotation.evidence)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pluggy
 
-from leanlife_server.plugin_api import FormatDefinition
+from leanlife_server.plugin_api import ANY_TASK, FormatDefinition
 
 hookimpl = pluggy.HookimplMarker("leanlife")
 
@@ -23,12 +23,13 @@ def _path(module: str, name: str) -> str:
 
 
 FORMATS = [
-    FormatDefinition("jsonl", ALL, _path("documents", "read_json"), _path("documents", "write_jsonl"),
+    # The generic shape (label, span, links, attributes): every task's, other plugins' too.
+    FormatDefinition("jsonl", (ANY_TASK,), _path("documents", "read_json"), _path("documents", "write_jsonl"),
                      ("jsonl", "ndjson"), "JSON Lines: text, meta, annotations with explanations, "
                      "annotator and source (everything)", media_type=JSON_LINES),
-    FormatDefinition("json", ALL, _path("documents", "read_json"), _path("documents", "write_json"),
+    FormatDefinition("json", (ANY_TASK,), _path("documents", "read_json"), _path("documents", "write_json"),
                      ("json",), "A JSON array of the JSON Lines objects", media_type="application/json"),
-    FormatDefinition("text", ALL, _path("documents", "read_text"), None, ("txt",),
+    FormatDefinition("text", (ANY_TASK,), _path("documents", "read_text"), None, ("txt",),
                      "Plain text, one document per line"),
     FormatDefinition("csv", ALL, _path("documents", "read_csv"), _path("documents", "write_csv"),
                      ("csv",), "CSV: a text column (other columns become metadata) and, for "

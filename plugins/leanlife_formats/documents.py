@@ -50,12 +50,15 @@ def _annotation(raw: Any, location: str, where: str) -> RecordAnnotation:
         raise FormatError("must be an object", location, where)
     if "explanation" in raw and "explanations" in raw:
         raise FormatError("give explanation or explanations, not both", location, where)
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise FormatError("must be an object", location, f"{where}.attributes")
     return RecordAnnotation(
         label=raw.get("label"), start=raw.get("start"), end=raw.get("end"),
         subject=raw.get("subject"), object=raw.get("object"),
         explanations=explanations_from(raw.get("explanations", raw.get("explanation")),
                                        location, f"{where}.explanations"),
-        annotator=raw.get("annotator"), source=raw.get("source"))
+        annotator=raw.get("annotator"), source=raw.get("source"), attributes=attributes)
 
 
 def record_from_json(value: Any, location: str, context: FormatContext) -> DocumentRecord:
@@ -92,6 +95,8 @@ def record_json(record: DocumentRecord) -> dict[str, Any]:
             item.update(subject=a.subject, object=a.object)
         elif a.kind == SPAN:
             item.update(start=a.start, end=a.end)
+        if a.attributes:
+            item["attributes"] = dict(a.attributes)
         item.update(explanations=explanations_json(a.explanations), annotator=a.annotator,
                     source=a.source)
         annotations.append(item)

@@ -4,6 +4,7 @@ the project or imported with the documents."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import pluggy
@@ -14,6 +15,7 @@ from leanlife_server.plugin_api import (
     SPAN,
     AnnotationData,
     DocumentContext,
+    DocumentRecord,
     TaskDefinition,
     ValidationError,
     read_int,
@@ -49,6 +51,13 @@ def parse_relation_or_entity(payload: Mapping[str, Any], doc: DocumentContext) -
                         explanations=read_natural_language_explanations(payload, doc))
 
 
+def entities_only(record: DocumentRecord) -> DocumentRecord:
+    """An NER document as a relation project takes it: its entity spans, without their trigger
+    explanations (entities of a relation project carry none)."""
+    return replace(record, annotations=tuple(
+        replace(a, explanations=()) for a in record.annotations if a.kind == SPAN))
+
+
 RE = TaskDefinition(
     name="re",
     title="Relation extraction",
@@ -60,6 +69,8 @@ RE = TaskDefinition(
     parse_annotation=parse_relation_or_entity,
     description="Directed relations between entity spans; explanations are sentences.",
     evaluate=evaluate_relations,
+    derived_from="ner",  # POST .../derived-project: the documents and entities of an NER project
+    derive_record=entities_only,
 )
 
 
