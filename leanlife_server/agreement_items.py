@@ -2,12 +2,12 @@
 
 The task decides what is compared through the annotation kind it labels: the first of its
 ``label_kinds`` that is not one of its ``input_kinds`` (RE's entity spans are input, its
-relations the target). Each annotation kind has one unit:
+relations the target). The kind's parts (annotation_parts.kind_parts) pick the unit:
 
-* document labels: the document;
-* relations: the directed entity pair, by the offsets of its subject and object (so
+* neither span nor links (document labels): the document;
+* links (relations): the directed pair it links, by the offsets of its subject and object (so
   annotators who drew the same entities separately still share the pair);
-* spans: the span's offsets for exact-span F1, and the document's tokens for alpha.
+* a span: the span's offsets for exact-span F1, and the document's tokens for alpha.
 
 Only annotations made by users count (imported ones without an annotator, ``user_id`` NULL,
 do not), and nothing of an unfinished import.
@@ -31,10 +31,11 @@ from leanlife_server.agreement import (
     span_disagreements,
     tokenize,
 )
+from leanlife_server.annotation_parts import kind_parts
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Document, DocumentCompletion, Label
 from leanlife_server.db.staging import published
-from leanlife_server.plugin_api import RELATION, SPAN, TaskDefinition
+from leanlife_server.plugin_api import TaskDefinition
 
 
 def compared_kind(task: TaskDefinition) -> str:
@@ -67,7 +68,7 @@ MAX_SET_LABELS = 62
 
 def _unit_columns(kind: str) -> tuple[list[Any], Any]:
     """The columns that name a unit (the first is the document) and the query they come from."""
-    if kind == RELATION:
+    if kind_parts(kind).links:
         subject, obj = sa.orm.aliased(Annotation), sa.orm.aliased(Annotation)
         unit = [Annotation.document_id.label("u0"), subject.start.label("u1"), subject.end.label("u2"),
                 obj.start.label("u3"), obj.end.label("u4")]
@@ -170,12 +171,12 @@ def _texts(ids: list[int]) -> dict[int, str]:
     return dict(_plain_rows(query.where(Document.id.in_(listed))))
 
 
-def _span_items(project_id: int, with_tokens: bool = True) -> SpanItems:
-    """Every user's span and the documents each covered (marked finished or marked a span
-    in), read as plain tuples; duplicates are harmless downstream, so no DISTINCT."""
+def _span_items(project_id: int, kind: str, with_tokens: bool = True) -> SpanItems:
+    """Every user's span of ``kind`` and the documents each covered (marked finished or marked
+    a span in), read as plain tuples; duplicates are harmless downstream, so no DISTINCT."""
     document, start, end, annotator, label = _columns(_plain_rows(sa.select(
         Annotation.document_id, Annotation.start, Annotation.end, Annotation.user_id,
-        Annotation.label_id).where(*_annotated(project_id, SPAN))), 5)
+        Annotation.label_id).where(*_annotated(project_id, kind))), 5)
     finished_document, finished_by = _columns(_plain_rows(
         sa.select(DocumentCompletion.document_id, DocumentCompletion.user_id)
         .join(Document, Document.id == DocumentCompletion.document_id)
@@ -194,8 +195,8 @@ def project_agreement(project_id: int, task: TaskDefinition) -> dict[str, Any]:
     """The figures GET /projects/{id}/agreement answers (docs/api.md, "Agreement")."""
     kind = compared_kind(task)
     labels = project_labels(project_id, kind)
-    if kind == SPAN:
-        figures = span_agreement(_span_items(project_id), labels)
+    if kind_parts(kind).span:
+        figures = span_agreement(_span_items(project_id, kind), labels)
     else:
         figures = label_agreement(_label_tables(project_id, kind, labels), labels)
     return {"kind": kind, **figures}
@@ -206,7 +207,7 @@ def disagreeing_documents(project_id: int, task: TaskDefinition, pair: tuple[int
     """Ids above ``cursor`` of the documents where the pair (None: any two annotators)
     disagrees (on ``label``, if given), in id order, at most ``limit``."""
     kind = compared_kind(task)
-    if kind == SPAN:
-        documents = span_disagreements(_span_items(project_id, with_tokens=False), pair, label)
+    if kind_parts(kind).span:
+        documents = span_disagreements(_span_items(project_id, kind, with_tokens=False), pair, label)
         return [int(d) for d in documents[documents > cursor][:limit]]
     return _label_disagreements(project_id, kind, pair, label, cursor, limit)

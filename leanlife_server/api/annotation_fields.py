@@ -55,6 +55,6 @@ def reject_fields_of_other_kinds(body: Mapping[str, Any], parsed: AnnotationData
         return
     for i, item in enumerate(body.get("explanations") or ()):
         reject_unknown(item, EXPLANATION_FIELDS[kind], f"explanations[{i}].")
-        if kind == EXPLANATION_TRIGGER:
+        if "spans" in EXPLANATION_FIELDS[kind]:
             for j, span in enumerate(item.get("spans") or ()):
                 reject_unknown(span, SPAN_FIELDS, f"explanations[{i}].spans[{j}].")

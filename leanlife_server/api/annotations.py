@@ -30,7 +30,8 @@ from leanlife_server.db.models import (
 )
 from leanlife_server.errors import ApiError, invalid, not_found
 from leanlife_server.events import AnnotationDeleted, AnnotationSaved, project_of
-from leanlife_server.plugin_api import DOCUMENT, SPAN, AnnotationData, DocumentContext, Span
+from leanlife_server.annotation_parts import has_span, is_document_label
+from leanlife_server.plugin_api import AnnotationData, DocumentContext, Span
 
 bp = Blueprint("annotations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
@@ -85,7 +86,7 @@ def _context(access: ProjectAccess, document: Document, exclude: int | None, gol
     (their own, imported ones, and others' where visible; in the gold layer, gold and
     imported ones)."""
     labels = db.session.execute(_LABELS, {"project_id": access.project.id}).all()
-    spans = [row for row in (document_rows(document) if rows is None else rows) if row.kind == SPAN]
+    spans = [row for row in (document_rows(document) if rows is None else rows) if has_span(row)]
     entity_spans = {row.id: Span(row.start, row.end) for row in spans if row.id != exclude and (
         row.gold or row.user_id is None if gold else
         not row.gold and (row.user_id is None or access.can_read_user(row.user_id)))}
@@ -122,11 +123,13 @@ def store(row: Annotation, request: ParsedRequest) -> None:
     ]
 
 
-def single_label_conflict(access: ProjectAccess, document: Document, kind: str, layer: Layer,
+def single_label_conflict(access: ProjectAccess, document: Document, parsed: AnnotationData, layer: Layer,
                           rows: Sequence[Row] | None = None) -> None:
-    if kind != DOCUMENT or access.project.multi_label:
+    """Unless the project is multi-label, 409 naming the layer's label of the whole document when
+    ``parsed`` would be a second one (annotation_parts.is_document_label)."""
+    if not is_document_label(parsed) or access.project.multi_label:
         return
-    existing = next((row.id for row in _in_layer(rows, document, layer) if row.kind == DOCUMENT), None)
+    existing = next((row.id for row in _in_layer(rows, document, layer) if is_document_label(row)), None)
     if existing is not None:
         raise ApiError(409, "conflict", f"this project takes one label per document; change "
                                         f"annotation {existing} with PUT instead",
@@ -158,9 +161,9 @@ def overlap_conflict(access: ProjectAccess, document: Document, request: ParsedR
     naming the layer's span on ``document`` that a new or changed span would overlap."""
     parsed = request.annotation
     task = current_app.extensions["leanlife"].tasks.get(access.project.task)
-    if parsed.kind != SPAN or task is None or task.overlapping_spans:
+    if not has_span(parsed) or task is None or task.overlapping_spans:
         return
-    hits = [row for row in _in_layer(rows, document, layer) if row.kind == SPAN and row.id != exclude
+    hits = [row for row in _in_layer(rows, document, layer) if has_span(row) and row.id != exclude
             and row.start is not None and row.end is not None
             and row.start < parsed.end and row.end > parsed.start]
     if hits:
@@ -220,7 +223,7 @@ def create_annotation(project_id: int, document_id: int):
     rows = document_rows(document)
     check_annotation_limit(document, layer, rows)
     request = parse_request(access, document, json_body(), rows=rows)
-    single_label_conflict(access, document, request.annotation.kind, layer, rows)
+    single_label_conflict(access, document, request.annotation, layer, rows)
     duplicate_conflict(document, request, layer, rows=rows)
     overlap_conflict(access, document, request, layer, rows=rows)
     row = insert_annotation(project_id, document_id, access.user.id, request.label_id,

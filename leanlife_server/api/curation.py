@@ -168,7 +168,7 @@ def _gold_copy(access: ProjectAccess, document: Document, source: Annotation) ->
 def _write(access: ProjectAccess, document: Document, body: dict[str, Any]) -> Annotation:
     check_annotation_limit(document, GOLD)
     request = parse_request(access, document, _gold_links(access, document, body), gold=True)
-    single_label_conflict(access, document, request.annotation.kind, GOLD)
+    single_label_conflict(access, document, request.annotation, GOLD)
     duplicate_conflict(document, request, GOLD)
     overlap_conflict(access, document, request, GOLD)
     row = Annotation(project_id=document.project_id, document_id=document.id, user_id=None, gold=True)

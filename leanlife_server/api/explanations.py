@@ -20,14 +20,8 @@ from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Document, Label, Project
 from leanlife_server.db.staging import published
 from leanlife_server.errors import ApiError, invalid
-from leanlife_server.plugin_api import (
-    DOCUMENT,
-    RELATION,
-    SPAN,
-    AnnotationData,
-    Example,
-    load_object,
-)
+from leanlife_server.annotation_parts import span_sql
+from leanlife_server.plugin_api import AnnotationData, Example, TaskDefinition, load_object
 
 bp = Blueprint("explanations_api", __name__, url_prefix="/api/v1/projects/<int:project_id>/explanations")
 
@@ -62,24 +56,36 @@ def _parser(project: Project) -> Callable[..., dict[str, Any]]:
 
 def _spans_by_document(document_ids: list[int], access: ProjectAccess) -> dict[int, list[AnnotationData]]:
     rows = db.session.execute(
-        db.select(Annotation.id, Annotation.document_id, Annotation.start, Annotation.end,
-                  Annotation.user_id, Label.name)
+        db.select(Annotation.id, Annotation.document_id, Annotation.kind, Annotation.start,
+                  Annotation.end, Annotation.user_id, Label.name)
         .join(Label, Label.id == Annotation.label_id)
-        .where(Annotation.document_id.in_(document_ids), Annotation.kind == SPAN,
+        .where(Annotation.document_id.in_(document_ids), span_sql(),
                ~Annotation.gold)).all()  # gold is the owners' layer (api/curation.py)
     spans: dict[int, list[AnnotationData]] = defaultdict(list)
     for row in rows:
         if row.user_id is None or access.can_read_user(row.user_id):
-            spans[row.document_id].append(AnnotationData(SPAN, row.name, start=row.start,
+            spans[row.document_id].append(AnnotationData(row.kind, row.name, start=row.start,
                                                          end=row.end, id=row.id))
     return spans
 
 
+def _task(access: ProjectAccess) -> TaskDefinition | None:
+    return current_app.extensions["leanlife"].tasks.get(access.project.task)
+
+
+def _target_kinds(task: TaskDefinition | None) -> tuple[str, ...]:
+    """The label kinds an explanation explains: the task's targets, not a model's input
+    (``TaskDefinition.input_kinds``; RE: relations, not the entity spans they link)."""
+    return () if task is None else tuple(k for k in task.label_kinds if k not in task.input_kinds)
+
+
 def _unlabeled_loader(access: ProjectAccess) -> Callable[[], list[Example]]:
-    """Documents nobody has labeled yet (no relation or document label), with their entities."""
+    """Documents nobody has labeled yet (no target-kind annotation: no relation or document
+    label), with their entities."""
+    targets = _target_kinds(_task(access))
+
     def load() -> list[Example]:
-        labeled = exists().where(Annotation.document_id == Document.id,
-                                 Annotation.kind.in_((RELATION, DOCUMENT)))
+        labeled = exists().where(Annotation.document_id == Document.id, Annotation.kind.in_(targets))
         rows = db.session.execute(db.select(Document.id, Document.text)
                                   .where(Document.project_id == access.project.id,
                                          published(Document.import_id), ~labeled)
@@ -116,10 +122,11 @@ def _explained(body: dict, access: ProjectAccess, example: Example) -> Annotatio
     label_name = body["label"]
     kind = db.session.scalar(db.select(Label.kind).where(Label.project_id == access.project.id,
                                                          Label.name == label_name))
-    if kind not in (RELATION, DOCUMENT):
+    task = _task(access)
+    if kind is None or kind not in _target_kinds(task):
         raise invalid("label", f"{label_name!r} is not a relation or document label of this project")
-    if kind == DOCUMENT:
-        return AnnotationData(DOCUMENT, label_name)
+    if not task.input_kinds:  # nothing to link: the label is the whole document's
+        return AnnotationData(kind, label_name)
     entity_ids = {a.id for a in example.annotations}
     ids = {}
     for key in ("subject", "object"):
@@ -130,7 +137,8 @@ def _explained(body: dict, access: ProjectAccess, example: Example) -> Annotatio
             raise invalid(key, f"annotation {ids[key]} is not an entity span of this document")
     if ids["subject"] == ids["object"]:
         raise invalid("object", "a relation needs two different entities")
-    return AnnotationData(RELATION, label_name, subject_id=ids["subject"], object_id=ids["object"])
+    # Targets of a task with input annotations link two of them (RE: a relation, two entities).
+    return AnnotationData(kind, label_name, subject_id=ids["subject"], object_id=ids["object"])
 
 
 @bp.post("/parse")

@@ -9,11 +9,12 @@ from typing import Any, Mapping
 
 from flask import current_app
 
+from leanlife_server.annotation_parts import has_span
 from leanlife_server.api.shapes import Body, Field, always
 from leanlife_server.db import db
 from leanlife_server.db.models import Label, Project
 from leanlife_server.errors import invalid
-from leanlife_server.plugin_api import SPAN, AnnotationData, DocumentContext, Example, ValidationError
+from leanlife_server.plugin_api import AnnotationData, DocumentContext, Example, ValidationError
 
 ENTITY = Body({"start": always(int, minimum=0), "end": always(int, minimum=1),
                "label": always(str, min_length=1)}, description="an entity span of the text")
@@ -27,7 +28,7 @@ def online_examples(project: Project, body: Mapping[str, Any]) -> list[Example]:
     some (422 naming the field when they are missing, unwanted or invalid)."""
     task = current_app.extensions["leanlife"].tasks.get(project.task)
     entities = body.get("entities")
-    needs_entities = SPAN in task.input_kinds
+    needs_entities = bool(task.input_kinds)  # the task reads input annotations: entity spans
     if "texts" in body:
         if needs_entities:
             raise invalid("entities", f"a {project.task} model predicts from the text's entity "
@@ -56,7 +57,7 @@ def _entity_annotations(project: Project, task, text: str, entities: list[dict]
             parsed = task.parse_annotation(dict(entity), context)
         except ValidationError as exc:
             raise invalid(f"{where}.{exc.field}", exc.message) from None
-        if parsed.kind != SPAN:
+        if not has_span(parsed) or parsed.kind not in task.input_kinds:
             raise invalid(f"{where}.label", f"{entity['label']!r} is not a span label of this project")
-        out.append(AnnotationData(SPAN, parsed.label, parsed.start, parsed.end, id=i + 1))
+        out.append(AnnotationData(parsed.kind, parsed.label, parsed.start, parsed.end, id=i + 1))
     return tuple(out)

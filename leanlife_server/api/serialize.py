@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import joinedload, selectinload
 
+from leanlife_server.annotation_parts import has_links, has_span
 from leanlife_server.api.shapes import Body, Field, always, maybe_null
 
 from leanlife_server.db.models import (
@@ -95,7 +96,7 @@ MEMBER = Body({"user": always(USER), "role": always(str), "settings": always(dic
 
 def explanation(row: Explanation) -> dict[str, Any]:
     out: dict[str, Any] = {"id": row.id, "kind": row.kind}
-    if row.kind == "trigger":
+    if row.text is None:  # a trigger: its spans (a natural-language explanation has text)
         out["spans"] = [{"start": s.start, "end": s.end} for s in row.spans]
     else:
         out["text"] = row.text
@@ -121,9 +122,9 @@ def annotation(row: Annotation, label: str | None = None) -> dict[str, Any]:
                            "source": row.source,
                            "explanations": [explanation(e) for e in row.explanations],
                            "updated_at": _time(row.updated_at)}
-    if row.kind == "span":
+    if has_span(row):  # the generic shape's parts (annotation_parts), whatever the kind
         out.update(start=row.start, end=row.end)
-    elif row.kind == "relation":
+    elif has_links(row):
         out.update(subject=row.subject_id, object=row.object_id)
     if row.attributes:  # likewise: only for tasks that add attributes
         out["attributes"] = row.attributes

@@ -34,7 +34,7 @@ from leanlife_server.formats.jobs import (
 from leanlife_server.formats.reader import ANNOTATORS, GOLD, LAYERS
 from leanlife_server.formats.writer import DUPLICATE_POLICIES, KEEP
 from leanlife_server.jobs import FAILED, FINISHED, QUEUED, TrainingUnavailable, create_job, submit
-from leanlife_server.plugin_api import RELATION, FormatError, TaskDefinition
+from leanlife_server.plugin_api import FormatError, TaskDefinition
 from leanlife_server.storage import MissingArtifact, discard, scratch_dir, send_stored, store
 
 bp = Blueprint("transfers_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
@@ -210,8 +210,9 @@ def _derived_task(access: ProjectAccess, name: str) -> TaskDefinition:
 
 def _relation_task(access: ProjectAccess) -> TaskDefinition:
     """What ``relation-project`` makes: the one task with relations made from this project's
-    task."""
-    made = [t for t in _tasks_made_from(access) if RELATION in t.label_kinds]
+    task, i.e. one that takes the source's annotations as input (``TaskDefinition.input_kinds``:
+    RE's relations link the NER project's entity spans)."""
+    made = [t for t in _tasks_made_from(access) if t.input_kinds]
     if len(made) != 1:
         raise invalid("project", f"project {access.project.id} is a {access.project.task!r} project, and "
                                  f"{len(made) or 'no'} installed tasks with relations are made from "

@@ -9,6 +9,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
+from leanlife_server.annotation_parts import has_links
 from leanlife_server.db import db
 from leanlife_server.db.models import (
     SOURCE_RECOMMENDATION,
@@ -22,7 +23,6 @@ from leanlife_server.db.models import (
 )
 from leanlife_server.db.staging import published
 from leanlife_server.plugin_api import (
-    RELATION,
     DocumentRecord,
     ExplanationIn,
     RecordAnnotation,
@@ -106,8 +106,8 @@ def _annotations(project_id: int, first: int, last: int, filters: ExportFilters)
         query = query.where(Annotation.source != SOURCE_RECOMMENDATION)
     rows = db.session.execute(query.order_by(Annotation.document_id, Annotation.id)).all()
     have = {r.id for r in rows}
-    # Entities that kept relations point at, whoever made them.
-    missing = {i for r in rows if r.kind == RELATION for i in (r.subject_id, r.object_id)} - have
+    # Annotations that kept ones link (relations' entities), whoever made them.
+    missing = {i for r in rows if has_links(r) for i in (r.subject_id, r.object_id)} - have
     if missing:
         rows += db.session.execute(sa.select(*_annotation_columns())
                                    .join(Label, Label.id == Annotation.label_id)
@@ -143,7 +143,7 @@ def _record(doc, rows: list, explanations: dict, usernames: dict, gold_author: s
     index = {row.id: i for i, row in enumerate(rows)}
     annotations = []
     for row in rows:
-        relation = row.kind == RELATION
+        relation = has_links(row)
         annotations.append(RecordAnnotation(
             label=row.label, start=None if relation else row.start, end=None if relation else row.end,
             subject=index[row.subject_id] if relation else None,

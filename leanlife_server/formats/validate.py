@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from leanlife_server.annotation_parts import has_links, has_span, is_document_label
 from leanlife_server.db.models import SOURCE_IMPORT, SOURCES
 from leanlife_server.plugin_api import (
     DEFAULT_MAX_SPANS_PER_ANNOTATION,
-    DOCUMENT,
-    RELATION,
-    SPAN,
     AnnotationData,
     DocumentContext,
     DocumentRecord,
@@ -63,9 +61,8 @@ class RecordValidator:
                                   where, f"annotations[{i}].annotator")
             if annotation.source is not None and annotation.source not in SOURCES:
                 raise FormatError(f"must be one of {list(SOURCES)}", where, f"annotations[{i}].source")
-        # Entities first, so that relations can name any entity of the record.
-        order = sorted(range(len(record.annotations)),
-                       key=lambda i: record.annotations[i].kind == RELATION)
+        # What others link first (entities), so that links can name any annotation of the record.
+        order = sorted(range(len(record.annotations)), key=lambda i: has_links(record.annotations[i]))
         parsed: dict[int, AnnotationData] = {}
         entity_spans: dict[int, Span] = {}
         for i in order:
@@ -78,7 +75,7 @@ class RecordValidator:
             except ValidationError as exc:
                 raise FormatError(exc.message, where, f"annotations[{i}].{exc.field}") from None
             parsed[i] = result
-            if result.start is not None and result.kind != RELATION:
+            if has_span(result) and not has_links(result):
                 entity_spans[i] = Span(result.start, result.end)
         self._check_single_label(record, parsed)
         self._check_overlaps(record, parsed)
@@ -91,7 +88,7 @@ class RecordValidator:
             return
         spans: dict[tuple, int] = {}
         for i, a in parsed.items():
-            if a.kind == SPAN:
+            if has_span(a):
                 spans.setdefault((record.annotations[i].annotator, a.start, a.end, a.label), i)
         ordered = sorted(spans.items(), key=lambda item: (item[0][0] or "", item[0][1], item[0][2]))
         for (before, i), (after, j) in zip(ordered, ordered[1:]):
@@ -129,7 +126,7 @@ class RecordValidator:
             return
         # The same label given twice is one label (the writer keeps one copy).
         per_annotator = Counter(annotator for annotator, _label in {
-            (record.annotations[i].annotator, a.label) for i, a in parsed.items() if a.kind == DOCUMENT})
+            (record.annotations[i].annotator, a.label) for i, a in parsed.items() if is_document_label(a)})
         for annotator, count in per_annotator.items():
             if count > 1:
                 who = annotator or "the import"

@@ -19,11 +19,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from leanlife_server.active.letters import has_letter
 from leanlife_server.annotation_identity import identity
+from leanlife_server.annotation_parts import has_links
 from leanlife_server.db.models import Annotation, Document, Explanation, Label, TriggerSpan, utcnow
 from leanlife_server.db.staging import published
 from leanlife_server.formats.staging import Staging
 from leanlife_server.formats.validate import source_of
-from leanlife_server.plugin_api import RELATION, AnnotationData, DocumentRecord, FormatError
+from leanlife_server.plugin_api import AnnotationData, DocumentRecord, FormatError
 
 KEEP, SKIP, FAIL = "keep", "skip", "fail"
 DUPLICATE_POLICIES = (KEEP, SKIP, FAIL)
@@ -180,16 +181,16 @@ def without_duplicates(annotations: Sequence[CheckedAnnotation]) -> tuple[Checke
     relation through a repeated entity is the same as one through its first copy."""
     first: dict[tuple, int] = {}
     kept_as: dict[int, int] = {}  # record index -> index of the kept copy
-    # Entities first, so that relations compare by the entities they end up linking.
-    for i in sorted(range(len(annotations)), key=lambda i: annotations[i].kind == RELATION):
+    # What others link first (entities), so that links compare by what they end up linking.
+    for i in sorted(range(len(annotations)), key=lambda i: has_links(annotations[i])):
         a = annotations[i]
-        if a.kind == RELATION:
+        if has_links(a):
             a = a._replace(subject_id=kept_as[a.subject_id], object_id=kept_as[a.object_id])
         kept_as[i] = first.setdefault((a.annotator, *identity(a)), i)
     position = {i: n for n, i in enumerate(i for i in range(len(annotations)) if kept_as[i] == i)}
     return tuple(
         a._replace(subject_id=position[kept_as[a.subject_id]], object_id=position[kept_as[a.object_id]])
-        if a.kind == RELATION else a
+        if has_links(a) else a
         for i, a in enumerate(annotations) if kept_as[i] == i)
 
 
@@ -282,7 +283,7 @@ class BatchWriter:
         for relations in (False, True):
             for n, item in enumerate(pending):
                 for i, a in enumerate(item.annotations):
-                    if (a.kind == RELATION) != relations:
+                    if has_links(a) != relations:
                         continue
                     position = positions[(n, i)] = len(out[annotations])
                     out[annotations].append({

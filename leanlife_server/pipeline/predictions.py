@@ -8,11 +8,12 @@ from typing import Any, Hashable, Iterable, Mapping, Sequence
 
 from sqlalchemy import insert, update
 
+from leanlife_server.annotation_parts import has_links, has_span
 from leanlife_server.db import db
 from leanlife_server.db.models import Annotation, Label, Recommendation, UncertaintyScore
 from leanlife_server.pipeline.duplicates import demote_duplicates
 from leanlife_server.pipeline.scoring import Scorer, document_confidence
-from leanlife_server.plugin_api import RELATION, SPAN, AnnotationData, DocumentPrediction, Example
+from leanlife_server.plugin_api import AnnotationData, DocumentPrediction, Example
 
 
 class PredictionError(ValueError):
@@ -26,17 +27,18 @@ def check_predictions(model_name: str, examples: Sequence[Example],
                               f"for {len(examples)} documents")
     for i, (example, prediction) in enumerate(zip(examples, predictions)):
         where = f"model {model_name!r}, prediction {i} (document {example.document_id})"
-        entity_ids = {a.id for a in example.annotations if a.kind == SPAN}
+        # What a prediction may link: the example's input annotations that have spans (RE's entities).
+        entity_ids = {a.id for a in example.annotations if has_span(a)}
         for j, annotation in enumerate(prediction.annotations):
             if labels.get(annotation.label) != annotation.kind:
                 raise PredictionError(f"{where}, annotation {j}: label {annotation.label!r} is not "
                                       f"a {annotation.kind} label of this project")
-            if annotation.kind == SPAN and not (
+            if has_span(annotation) and not (
                     annotation.start is not None and annotation.end is not None
                     and 0 <= annotation.start < annotation.end <= len(example.text)):
                 raise PredictionError(f"{where}, annotation {j}: span [{annotation.start}, "
                                       f"{annotation.end}) is outside the text ({len(example.text)} chars)")
-            if annotation.kind == RELATION and not {annotation.subject_id, annotation.object_id} <= entity_ids:
+            if has_links(annotation) and not {annotation.subject_id, annotation.object_id} <= entity_ids:
                 raise PredictionError(f"{where}, annotation {j}: relation between annotations "
                                       f"{annotation.subject_id} and {annotation.object_id}, which are "
                                       f"not entity spans of the document")

@@ -29,6 +29,7 @@ export interface Annotation {
   id: number; document_id: number; user_id: number | null; kind: string; label: string;
   source: string; explanations: Explanation[]; start?: number; end?: number;
   subject?: number; object?: number;
+  attributes?: Record<string, unknown>; // the task's own part (e.g. an aspect term's polarity)
 }
 export interface Doc {
   id: number; text: string; meta: Record<string, unknown>; finished: boolean; annotations: Annotation[];
@@ -44,7 +45,7 @@ export interface MySettings {
 // shipped models send), so the host passes it through untouched.
 export interface Recommendation {
   kind: string; label: string; start?: number; end?: number; subject?: number; object?: number;
-  confidence: number; evidence?: Record<string, unknown>;
+  confidence: number; evidence?: Record<string, unknown>; attributes?: Record<string, unknown>;
   // A relation's entities by their words (GET .../recommendations and the push): the ids above may be
   // another annotator's entities, which the viewer's own entity on the same words stands for.
   subject_span?: { start: number; end: number; label: string };
@@ -52,7 +53,7 @@ export interface Recommendation {
 }
 
 // The body of POST .../annotations or PUT .../annotations/<id>: the task's own fields
-// (label, start/end, subject/object) and its explanations, all in one request.
+// (label, start/end, subject/object, attributes) and its explanations, all in one request.
 export type Payload = Record<string, unknown>;
 
 // [key, what it does], for the shortcut overview (the "?" panel).

@@ -24,9 +24,11 @@ const recKey = (r: Recommendation) => `${r.label}:${r.start}:${r.end}:${r.subjec
 // The payload that recreates an annotation (for undo): everything but ids and bookkeeping.
 export function payloadOf(a: Annotation): Record<string, unknown> {
   const explanations = a.explanations.map(({ id: _id, ...rest }) => rest);
+  // The generic shape's parts the annotation has: a span, links, the task's attributes.
   const base: Record<string, unknown> = { label: a.label, source: a.source, explanations };
-  if (a.kind === "span") return { ...base, start: a.start, end: a.end };
-  if (a.kind === "relation") return { ...base, subject: a.subject, object: a.object };
+  if (a.start !== undefined) Object.assign(base, { start: a.start, end: a.end });
+  if (a.subject !== undefined) Object.assign(base, { subject: a.subject, object: a.object });
+  if (a.attributes) base.attributes = a.attributes;
   return base;
 }
 
