@@ -57,6 +57,10 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml $(wildcard plugins/*/
 	$(BIN)/pip install --quiet -e . $(addprefix -e ,$(MODEL_PLUGINS))
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e ".[test]"
+# The tests also install the example task plugins of examples/plugins/ (each its own
+# distribution, written as a third party would: docs/plugins.md, "A whole task").
+EXAMPLE_PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard examples/plugins/*/pyproject.toml))
+
+$(VENV)/.installed-test: $(VENV)/.installed $(wildcard examples/plugins/*/pyproject.toml)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pip install --quiet -e ".[test]" $(addprefix -e ,$(EXAMPLE_PLUGINS))
 	touch $@

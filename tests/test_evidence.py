@@ -101,7 +101,28 @@ def _next_sa_unseen() -> list[Example]:
             Example(12, "nothing to say")]
 
 
+ABSA_LABELS = {"FOOD": "span", "SERVICE": "span"}
+ABSA_REVIEWS = [("Delicious pasta tonight.", "pasta", "FOOD", "positive"),
+                ("Awful pasta again.", "pasta", "FOOD", "negative"),
+                ("Rude staff, delicious pasta.", "staff", "SERVICE", "negative")]
+
+
+def _absa_data() -> Dataset:
+    """The example task plugin's (examples/plugins/leanlife-absa): aspect terms with a polarity."""
+    labeled = []
+    for i, (text, term, label, polarity) in enumerate(ABSA_REVIEWS):
+        start = text.index(term)
+        labeled.append(Example(i + 1, text, (AnnotationData(SPAN, label, start=start, end=start + len(term),
+                                                            attributes={"polarity": polarity}),)))
+    return Dataset("absa", ABSA_LABELS, "none", labeled)
+
+
+def _absa_unseen() -> list[Example]:
+    return [Example(20, "The PASTA was awful; the staff 👍 was delicious."), Example(21, "Nothing here")]
+
+
 RECIPES: dict[str, list[Recipe]] = {
+    "absa.lexicon.v1": [Recipe(_absa_data, _absa_unseen, {}, True)],
     "triggerner.v1": [Recipe(_triggerner_data, lambda: NER_UNSEEN, {**SMALL, "epochs": 10}, True)],
     "next.v1": [Recipe(_next_re_data, _next_re_unseen, {"epochs": 3}, True),
                 Recipe(_next_sa_data, _next_sa_unseen, {"epochs": 3}, True)],

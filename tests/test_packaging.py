@@ -100,7 +100,11 @@ def test_the_core_serves_annotation_without_torch_transformers_or_model_plugins(
     model_packages = tuple(init.parent.name for project in (REPO / "plugins").glob("*/pyproject.toml")
                            for init in project.parent.glob("*/__init__.py"))
     assert len(model_packages) == len(MODEL_DISTRIBUTIONS)
-    overlay = site_packages_without(tmp_path, ("torch", "functorch", "transformers", *model_packages))
+    # The example task plugins (examples/plugins/, installed for the tests) are not the core's either.
+    example_packages = tuple(init.parent.name for project in (REPO / "examples" / "plugins").glob("*/pyproject.toml")
+                             for init in project.parent.glob("*/__init__.py"))
+    overlay = site_packages_without(tmp_path, ("torch", "functorch", "transformers", *model_packages,
+                                               *example_packages))
     env = {key: value for key, value in os.environ.items() if key != "LEANLIFE_PLUGINS"}
     env.update(LEANLIFE_DATABASE_URL=database_url, LEANLIFE_DATA_DIR=str(tmp_path / "data"))
     # -S: no site-packages but the overlay (its .pth files, editable installs, are processed).

@@ -28,7 +28,8 @@ def plugin_packages() -> list[Path]:
     """Every built-in plugin package: plugins/<package>/ for those the core distribution ships,
     plugins/<distribution>/<package>/ for the model plugins, distributions of their own."""
     shipped_by_core = [init.parent for init in PLUGINS.glob("*/__init__.py")]
-    own_distributions = [init.parent for project in PLUGINS.glob("*/pyproject.toml")
+    own_distributions = [init.parent for folder in (PLUGINS, REPO / "examples" / "plugins")
+                         for project in folder.glob("*/pyproject.toml")
                          for init in project.parent.glob("*/__init__.py")]
     return sorted(shipped_by_core + own_distributions)
 
@@ -36,7 +37,7 @@ def plugin_packages() -> list[Path]:
 def test_plugins_import_only_the_plugin_api_and_themselves():
     crossings = []
     packages = plugin_packages()
-    assert len(packages) >= 8, "the built-in plugins were not found"
+    assert len(packages) >= 9, "the built-in and example plugins were not found"
     for package in packages:
         for path in sorted(package.rglob("*.py")):
             for line, module in leanlife_imports(path):
