@@ -84,8 +84,8 @@ def test_the_console_offers_only_models_and_formats_of_the_projects_task(server,
     plugins = load_plugins()
     ner_models = {m.name for m in plugins.models if "ner" in m.tasks}
     assert ner_models and ner_models != {m.name for m in plugins.models}, "the check needs models of other tasks"
-    importers = {f.name for f in plugins.formats if "ner" in f.tasks and f.importer and not f.directories}
-    exporters = {f.name for f in plugins.formats if "ner" in f.tasks and f.exporter}
+    importers = {f.name for f in plugins.formats if f.serves("ner") and f.importer and not f.directories}
+    exporters = {f.name for f in plugins.formats if f.serves("ner") and f.exporter}
     pid = server.project("ner", "none", NER_LABELS, NER_DOCS)
     page = as_user("admin")
     page.goto(f"{server.url}/#/projects/{pid}/console")
