@@ -61,7 +61,7 @@ def sa_project(api: Api, documents: int, policy: dict, config: dict | None = Non
         assert api.post(f"/api/v1/projects/{project['id']}/labels", json={"name": name, "kind": kind}).ok
     assert api.patch(f"/api/v1/projects/{project['id']}/settings", json={
         "model": "toy.bow.v1", "retrain_policy": policy, "model_config": config or {},
-        "query_strategy": strategy}).ok
+        "query_strategy": strategy, "recommenders": ["toy.bow.v1"]}).ok  # the toy's jobs alone
     texts = test_jobs_toy_models.POSITIVE + test_jobs_toy_models.NEGATIVE
     r = api.post(f"/api/v1/projects/{project['id']}/documents", json={"documents": [
         {"text": f"{texts[i % len(texts)]} {i}"} for i in range(documents)]})

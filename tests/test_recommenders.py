@@ -155,11 +155,40 @@ def test_recommenders_setting(app, make_caller):
     assert owner.patch(settings, json={"recommenders": None}).get_json()["recommenders"] is None
 
 
-def test_an_sa_project_has_no_cheap_recommender_by_default(app, make_caller):
+def test_an_sa_project_starts_with_the_sentence_embedding_classifier(app, make_caller):
     owner = make_caller("owner")
     project = create_project(owner, "sa", labels=test_jobs_toy_models.SENTIMENT_LABELS, model="toy.bow.v1")
     status = owner.get(f"/api/v1/projects/{project['id']}/model").get_json()
-    assert [r["model"] for r in status["recommenders"]] == ["toy.bow.v1"]
+    assert [r["model"] for r in status["recommenders"]] == ["sentence_embedding_sa.v1", "toy.bow.v1"]
+    plain = create_project(owner, "sa", labels=test_jobs_toy_models.SENTIMENT_LABELS)
+    status = owner.get(f"/api/v1/projects/{plain['id']}/model").get_json()
+    assert [r["model"] for r in status["recommenders"]] == ["sentence_embedding_sa.v1"]
+
+
+def test_an_sa_project_gets_suggestions_from_its_first_two_labels(app, make_caller):
+    """The sentence-embedding classifier is cheap: it retrains on every save, so a review of
+    each polarity is enough for suggestions on every other document."""
+    owner = make_caller("owner")
+    project = create_project(owner, "sa", labels=test_jobs_toy_models.SENTIMENT_LABELS,
+                             retrain_policy={"mode": "manual"})
+    texts = test_jobs_toy_models.POSITIVE + test_jobs_toy_models.NEGATIVE
+    r = owner.post(f"/api/v1/projects/{project['id']}/documents", json={"documents": [{"text": t} for t in texts]})
+    assert r.status_code == 201, r.get_json()
+    project["documents"] = [d["id"] for d in r.get_json()["items"]]
+    gold = ["pos"] * len(test_jobs_toy_models.POSITIVE) + ["neg"] * len(test_jobs_toy_models.NEGATIVE)
+    for index in (0, len(test_jobs_toy_models.POSITIVE)):  # "a wonderful film", "a terrible film"
+        r = owner.post(f"/api/v1/projects/{project['id']}/documents/{project['documents'][index]}/annotations",
+                       json={"label": gold[index]})
+        assert r.status_code == 201, r.get_json()
+    found = wait_until(lambda: (f := settled(app, project["id"], CHEAP_KIND))
+                       and not [1 for state, _ in f if state == "queued"] and f, what="the cheap jobs")
+    assert all(state == "finished" for state, _ in found), found
+    assert jobs(app, project["id"], "train") == [], "the policy (manual) trained nothing"
+    suggested = {index: recommendations(owner, project, index)["items"] for index in range(len(texts))
+                 if index not in (0, len(test_jobs_toy_models.POSITIVE))}
+    assert all(len(items) == 1 for items in suggested.values()), suggested
+    right = sum(items[0]["label"] == gold[index] for index, items in suggested.items())
+    assert right >= 11, f"{right} of {len(suggested)} suggestions right after two labels"
 
 
 def version(model: str, heldout: dict) -> ModelVersion:

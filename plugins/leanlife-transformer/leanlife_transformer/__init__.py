@@ -55,6 +55,9 @@ MODELS = (
         default_config={key: SHARED_DEFAULTS[key] for key in ("checkpoint", "max_length", "predict_batch_size")}
         | {"multi_label": None, "regularization": 10.0},
         suggested_for=(EXPLANATION_NONE,),  # the live loop's fastest SA model on a CPU
+        # Encodings are cached per process, so a retrain is a logistic regression on a few
+        # hundred vectors: SA's suggestions from the first labels (issue 15).
+        cheap=True,
         description="Logistic regression on frozen, mean-pooled MiniLM sentence embeddings (cached per "
                     "process): retrains in a fraction of a second once the documents are encoded.",
     ),
