@@ -172,6 +172,7 @@ def step_of(saved_before: int, gold: Sequence[Item], recommended: Sequence[tuple
 @dataclass
 class Run:
     steps: list[Step] = field(default_factory=list)
+    threshold: float = 0.0  # the annotator's min_recommendation_confidence in the run
 
     def actions_per_label(self, threshold: float = 0.0) -> float:
         return sum(s.actions(threshold) for s in self.steps) / max(1, sum(s.gold for s in self.steps))
@@ -220,7 +221,14 @@ class TaskData:
         return bool(self.explanations)
 
 
-def load_task(task: str, data: Path, documents: int) -> TaskData:
+def load_task(task: str, data: Path, documents: int, skip: int = 0) -> TaskData:
+    """The data set's documents ``skip`` to ``skip + documents``."""
+    whole = _load_task(task, data, skip + documents)
+    return TaskData(whole.task, whole.labels, whole.texts[skip:], whole.gold[skip:],
+                    whole.entities[skip:], whole.explanations[skip:])
+
+
+def _load_task(task: str, data: Path, documents: int) -> TaskData:
     if task == "ner":
         from leanlife_triggerner.conll import read_columns, to_example
 
@@ -381,7 +389,11 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
     else:
         settings["model"] = args.sa_model
     ok_json(session.patch(f"{url}/settings", json=settings))
-    me = ok_json(session.patch(f"{url}/me/settings", json={"min_recommendation_confidence": args.min_confidence}))
+    if args.min_confidence is None:  # the project's default, which a new project takes from its task
+        me = ok_json(session.get(f"{url}/me/settings"))
+    else:
+        me = ok_json(session.patch(f"{url}/me/settings",
+                                   json={"min_recommendation_confidence": args.min_confidence}))
     threshold = me["min_recommendation_confidence"]
 
     order = list(range(len(task.texts)))
@@ -402,7 +414,7 @@ def run_seed(base: str, task: TaskData, seed: int, args: argparse.Namespace) -> 
     token = session.headers["Authorization"].removeprefix("Bearer ")
     listener = Listener(base, token, project["id"])
     watcher = JobWatcher(listener, session, url)
-    run, saved_total = Run(), 0
+    run, saved_total = Run(threshold=threshold), 0
     try:
         while len(run.steps) < len(gold_by_id):
             if not listener.client.connected:  # dropped (a loaded machine misses pings): rejoin
@@ -543,8 +555,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ner-learned", action="store_true",
                         help="NER: add the project's default learned model after dictionary.v1")
     parser.add_argument("--sa-model", default="sentence_embedding_sa.v1")
-    parser.add_argument("--min-confidence", type=float, default=0.0,
-                        help="the annotator's min_recommendation_confidence")
+    parser.add_argument("--min-confidence", type=float, default=None,
+                        help="the annotator's min_recommendation_confidence (default: the project's, "
+                             "which a new project takes from its task)")
+    parser.add_argument("--skip", type=int, default=0,
+                        help="leave out the data set's first N documents (a slice to choose settings on)")
     parser.add_argument("--thresholds", type=lambda v: [float(x) for x in v.split(",")],
                         default=[0.0, 0.5, 0.7, 0.8, 0.9],
                         help="also report these min_recommendation_confidence values (the saved "
@@ -558,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
 
-    task = load_task(args.task, args.data, args.documents)
+    task = load_task(args.task, args.data, args.documents, args.skip)
     from bench.loop import live_server
 
     print(f"{args.task}: {len(task.texts)} documents, {args.seeds} seed(s); {os.cpu_count()} CPUs, "
@@ -569,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.seeds):
         with live_server(None, args.torch_threads) as base:
             runs.append(run_seed(base, task, seed, args))
-        r, t = runs[-1], args.min_confidence
+        r = runs[-1]
+        t = r.threshold
         print(f"seed {seed}: {len(r.steps)} documents, actions/label {r.actions_per_label(t):.2f}, "
               f"first correct after {r.first_correct_after(t)}, shown precision {fmt(r.precision(t))}, "
               f"{time.perf_counter() - started:.0f} s so far", flush=True)

@@ -192,6 +192,9 @@ class TaskDefinition:
     # How each document record of the source project is cut down for the new project (RE: its
     # entity spans, without their explanations). None: records are copied whole.
     derive_record: Callable[[DocumentRecord], DocumentRecord] | None = None
+    # The confidence from which a new project of this task shows suggestions to members who
+    # have not chosen their own threshold (0: all). Owners change it per project.
+    suggested_min_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if self.view is not None and not is_relative_static_path(self.view):

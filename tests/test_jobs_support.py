@@ -167,8 +167,8 @@ def sentiment_project(owner, documents: int = 40, policy: dict | None = None, co
 
     project = create_project(owner, "sa", labels=test_jobs_toy_models.SENTIMENT_LABELS)
     r = owner.patch(f"/api/v1/projects/{project['id']}/settings", json={
-        "model": "toy.bow.v1", "model_config": config or {},
-        "retrain_policy": policy or {"mode": "manual"}})
+        "model": "toy.bow.v1", "model_config": config or {}, "recommenders": ["toy.bow.v1"],
+        "retrain_policy": policy or {"mode": "manual"}})  # the toy alone: its versions, its jobs
     assert r.status_code == 200, r.get_json()
     texts = test_jobs_toy_models.POSITIVE + test_jobs_toy_models.NEGATIVE
     r = owner.post(f"/api/v1/projects/{project['id']}/documents",

@@ -103,6 +103,16 @@ def test_classes_without_training_documents_are_never_predicted():
     assert {p.annotations[0].label for p in trained(only_positive).predict(bare(only_positive))} == {"pos"}
 
 
+def test_one_class_seen_is_suggested_with_a_smoothed_confidence():
+    """Not 1.0: (n + 1) / (n + K) after n labels of one class among K."""
+    rng = random.Random(4)
+    positives = [e for e in sentiment_examples(12, rng) if e.annotations[0].label == "pos"]
+    for n in (1, 3):
+        [prediction] = trained(positives[:n]).predict(bare(positives[n:n + 1]))
+        assert prediction.annotations[0].label == "pos"
+        assert prediction.annotations[0].confidence == pytest.approx((n + 1) / (n + 2), abs=1e-5)
+
+
 def test_config_is_checked():
     with pytest.raises(ValueError, match="config.regularization"):
         SentenceEmbeddingClassifier({"regularization": 0}, SENTIMENT)

@@ -78,6 +78,7 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
     owner.get_by_text("Added anna.").wait_for()
     owner.get_by_label("retraining policy").select_option("every_n")
     owner.get_by_label("confidence threshold").fill("0.9")
+    owner.get_by_label("suggestions shown from confidence").fill("0.6")
     owner.get_by_text("Save settings").click()
     owner.get_by_text("Learning settings saved.").wait_for()
     shot(owner, "console")
@@ -89,6 +90,7 @@ def test_owner_creates_project_adds_and_imports_documents_and_members(server, br
     assert project["settings"]["retrain_policy"] == {"mode": "every_n", "n": 5}
     assert project["settings"]["model"] == "triggerner.v1"
     assert project["settings"]["confidence_threshold"] == 0.9
+    assert project["settings"]["min_recommendation_confidence"] == 0.6
     labels = admin("GET", f"/projects/{project['id']}/labels")["items"]
     assert [(l["name"], l["color"], l["shortcut"]) for l in labels] == [
         (l["name"], l["color"], l["shortcut"]) for l in NER_LABELS]

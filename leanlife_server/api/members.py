@@ -17,7 +17,8 @@ from leanlife_server.errors import ApiError, invalid, not_found
 
 bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
-# Per-member preferences, with their type and default.
+# Per-member preferences, with their type and default (a member who has not chosen a
+# threshold gets the project's, ``Project.min_recommendation_confidence``).
 MEMBER_SETTINGS = {
     "show_recommendations": (bool, True),
     "min_recommendation_confidence": (float, 0.0),
@@ -108,16 +109,19 @@ def remove_member(project_id: int, user_id: int):
     return "", 204
 
 
-def _effective_settings(row: Membership | None) -> dict:
+def _effective_settings(project: Project, row: Membership | None) -> dict:
     stored = row.settings if row is not None else {}
-    return {name: stored.get(name, default) for name, (_, default) in MEMBER_SETTINGS.items()}
+    defaults = {name: default for name, (_, default) in MEMBER_SETTINGS.items()}
+    defaults["min_recommendation_confidence"] = project.min_recommendation_confidence
+    return {name: stored.get(name, default) for name, default in defaults.items()}
 
 
 @bp.get("/me/settings")
 @operation(answers={200: MEMBER_SETTINGS_SHAPE})
 def get_my_settings(project_id: int):
     """The caller's own settings in this project."""
-    return jsonify(_effective_settings(project_access(project_id).membership))
+    access = project_access(project_id)
+    return jsonify(_effective_settings(access.project, access.membership))
 
 
 @bp.patch("/me/settings")
@@ -130,4 +134,4 @@ def update_my_settings(project_id: int):
     settings = {**access.membership.settings, **json_body()}
     access.membership.settings = settings
     db.session.commit()
-    return jsonify(_effective_settings(access.membership))
+    return jsonify(_effective_settings(access.project, access.membership))

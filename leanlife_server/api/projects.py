@@ -83,6 +83,10 @@ SETTINGS_CHANGES = Body({
     "overlap_share": Field(float, minimum=0.0, maximum=1.0, hint="must be between 0 and 1",
                            description="The share of the documents, chosen by a fixed hash of their "
                                        "id, that goes to overlap annotators; the others go to one."),
+    "min_recommendation_confidence": Field(
+        float, minimum=0.0, maximum=1.0, hint="must be between 0 and 1",
+        description="Suggestions below this confidence are hidden from members who have not chosen "
+                    "their own threshold (a new project starts with its task's suggestion)."),
 })
 
 
@@ -125,7 +129,8 @@ def create_project():
     project = Project(name=body["name"].strip()[:200], description=body["description"],
                       task=task.name, explanation_kind=explanation_kind,
                       multi_label=body["multi_label"], annotators_see_others=body["annotators_see_others"],
-                      model=model, retrain_policy=policy, model_config={})
+                      model=model, retrain_policy=policy, model_config={},
+                      min_recommendation_confidence=task.suggested_min_confidence)
     db.session.add(project)
     db.session.flush()
     db.session.add(Membership(project_id=project.id, user_id=user.id, role=OWNER, settings={}))
@@ -236,7 +241,7 @@ def update_settings(project_id: int):
         project.device = body["device"]
     if "versions_kept" in body:
         project.versions_kept = body["versions_kept"]
-    for name in ("overlap", "overlap_share"):
+    for name in ("overlap", "overlap_share", "min_recommendation_confidence"):
         if name in body:
             setattr(project, name, body[name])
     db.session.commit()

@@ -50,7 +50,8 @@ TOKEN = Body({"id": always(int), "name": always(str), "created_at": maybe_null(s
 
 
 PROJECT_SETTINGS = ("model", "recommenders", "model_config", "retrain_policy", "query_strategy",
-                    "confidence_threshold", "device", "versions_kept", "overlap", "overlap_share")
+                    "confidence_threshold", "device", "versions_kept", "overlap", "overlap_share",
+                    "min_recommendation_confidence")
 
 
 def project_settings(row: Project) -> dict[str, Any]:
@@ -62,7 +63,7 @@ PROJECT_SETTINGS_SHAPE = Body({
     "model_config": always(dict), "retrain_policy": always(dict),
     "query_strategy": maybe_null(str), "confidence_threshold": maybe_null(float),
     "device": maybe_null(str), "versions_kept": always(int), "overlap": always(int),
-    "overlap_share": always(float)})
+    "overlap_share": always(float), "min_recommendation_confidence": always(float)})
 
 
 def project(row: Project, role: str | None = None) -> dict[str, Any]:

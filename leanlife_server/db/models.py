@@ -113,6 +113,10 @@ class Project(db.Model):
     overlap_share: Mapped[float] = mapped_column(Float, default=1.0, server_default="1", nullable=False)
     # Versions kept of each learned model besides its active one (older ones are deleted).
     versions_kept: Mapped[int] = mapped_column(Integer, default=10, server_default="10", nullable=False)
+    # Members who have not chosen their own threshold are shown suggestions from this
+    # confidence on (api/members.py); a new project starts with its task's suggestion.
+    min_recommendation_confidence: Mapped[float] = mapped_column(Float, default=0.0, server_default="0",
+                                                                 nullable=False)
     created_at: Mapped[datetime] = _created()
 
 

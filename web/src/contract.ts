@@ -17,6 +17,7 @@ export interface ProjectSettings {
   retrain_policy: { mode: string; n?: number; seconds?: number };
   query_strategy: string | null; confidence_threshold: number | null; device: string | null;
   overlap: number; overlap_share: number; // annotators per document, for this share of the documents
+  min_recommendation_confidence: number; // members who chose no threshold see suggestions from here on
 }
 export interface Project {
   id: number; name: string; description: string; task: string; explanation_kind: string;

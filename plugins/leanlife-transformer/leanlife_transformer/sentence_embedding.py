@@ -135,8 +135,12 @@ def _fit_softmax(vectors: np.ndarray, targets: np.ndarray, classes: int,
     weights = np.zeros((classes, vectors.shape[1]), dtype=np.float32)
     bias = np.full(classes, ABSENT_LOGIT, dtype=np.float32)
     present = np.unique(targets)
-    if len(present) == 1:  # one class seen: it is the only answer
-        bias[present[0]] = 0.0
+    if len(present) == 1:
+        # One class seen: it is the answer, but how sure is unknown. Add-one smoothing over the
+        # classes, (n + 1) / (n + K), not 1.0: after one label of two classes 0.67, so a
+        # project's default threshold hides it until more labels agree (issue 15).
+        bias[:] = 0.0
+        bias[present[0]] = np.log(len(targets) + 1)
         return weights, bias
     fitted = LogisticRegression(C=regularization, max_iter=MAX_ITERATIONS).fit(vectors, targets)
     if len(present) == 2:  # scikit-learn's binary form: the logit of the second class

@@ -198,7 +198,8 @@ function Learning({ base, caps, settings, models, strategies, say, fail }: Secti
     try {
       setForm(await patch<ProjectSettings>(`${base}/settings`, {
         model: form.model, retrain_policy: policy, query_strategy: form.query_strategy,
-        confidence_threshold: form.confidence_threshold, device: form.device }));
+        confidence_threshold: form.confidence_threshold, device: form.device,
+        min_recommendation_confidence: form.min_recommendation_confidence }));
       say("Learning settings saved.");
     } catch (err) { fail(err); }
   };
@@ -234,6 +235,9 @@ function Learning({ base, caps, settings, models, strategies, say, fail }: Secti
       {chosen?.description && <p class="muted" data-testid="strategy-description">{chosen.description}</p>}
       <label>Queue skips documents the model is this sure about <input aria-label="confidence threshold" type="number" min={0} max={1} step={0.05}
         value={form.confidence_threshold ?? ""} onInput={(e) => { const v = (e.target as HTMLInputElement).value; set({ confidence_threshold: v === "" ? null : Number(v) }); }} /></label>
+      <label>Show suggestions from this confidence (members may choose their own) <input aria-label="suggestions shown from confidence"
+        type="number" min={0} max={1} step={0.05} value={form.min_recommendation_confidence}
+        onInput={(e) => set({ min_recommendation_confidence: Number((e.target as HTMLInputElement).value) })} /></label>
       <label>Device <input aria-label="device" placeholder="best available" value={form.device ?? ""}
         onInput={(e) => set({ device: (e.target as HTMLInputElement).value || null })} /></label>
       <button type="submit">Save settings</button>
