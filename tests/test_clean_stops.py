@@ -39,7 +39,8 @@ def slow_training(api: Api) -> tuple[dict, dict]:
     for name, kind in test_jobs_toy_models.SENTIMENT_LABELS:
         assert api.post(f"/api/v1/projects/{project['id']}/labels", json={"name": name, "kind": kind}).ok
     assert api.patch(f"/api/v1/projects/{project['id']}/settings",
-                     json={"model": "toy.bow.v1", "model_config": SLOW}).ok
+                     json={"model": "toy.bow.v1", "model_config": SLOW,
+                           "recommenders": ["toy.bow.v1"]}).ok  # the toy's job alone
     texts = test_jobs_toy_models.POSITIVE[:2] + test_jobs_toy_models.NEGATIVE[:2]
     documents = api.post(f"/api/v1/projects/{project['id']}/documents",
                          json={"documents": [{"text": t} for t in texts]}).json()["items"]

@@ -114,7 +114,15 @@ def socketio_event(payload: Any) -> tuple[str, Any] | None:
 
 
 def printed(client: Process) -> list[dict]:
-    return [json.loads(line) for line in client.output().splitlines() if line.startswith("{")]
+    """The JSON objects the client printed; two may share a line (its event handlers run on
+    separate threads, so one print can land before another's newline)."""
+    decoder, found = json.JSONDecoder(), []
+    for line in client.output().splitlines():
+        at = 0
+        while line.startswith("{", at):
+            value, at = decoder.raw_decode(line, at)
+            found.append(value)
+    return found
 
 
 def training_finished(event: dict | tuple) -> bool:
