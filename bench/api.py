@@ -15,7 +15,6 @@ as the server and competes with it for the CPU.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import random
 import shutil
@@ -35,27 +34,13 @@ import requests
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # runnable alone, from a checkout
+from bench.corpora import LABELS, BenchDocument, build_documents  # noqa: E402
 DEFAULT_CONLL = REPO.parent / "shared" / "data" / "conll2003" / "train.txt"
 DEFAULT_POSTGRES = os.environ.get("LEANLIFE_BENCH_POSTGRES_URL",
                                   "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-LABELS = ("PER", "LOC", "ORG", "MISC")
 PASSWORD = "bench password 1"
 BATCH = 1000  # the API's largest document batch
-
-
-@dataclass
-class Entity:
-    start: int
-    end: int
-    label: str
-    trigger: tuple[int, int]  # a neighbouring token, the way annotators mark "said" or "Mr."
-
-
-@dataclass
-class BenchDocument:
-    text: str
-    entities: list[Entity]
-    id: int = 0
 
 
 @dataclass
@@ -78,56 +63,6 @@ class RunResult:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
-
-
-def read_conll_sentences(path: Path) -> Iterator[list[tuple[str, str]]]:
-    sentence: list[tuple[str, str]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] != "-DOCSTART-":
-            sentence.append((parts[0], parts[-1]))
-        elif not parts and sentence:
-            yield sentence
-            sentence = []
-    if sentence:
-        yield sentence
-
-
-def build_documents(path: Path, count: int, sentences_per_document: int) -> list[BenchDocument]:
-    """Join sentences into documents (12 make about 1 KB, a short news item) and keep each entity
-    that has a neighbouring token to serve as its trigger."""
-    corpus = list(read_conll_sentences(path))
-    if not corpus:
-        raise SystemExit(f"{path}: no sentences")
-    sentences = itertools.cycle(corpus)  # texts repeat once the corpus runs out; that is fine here
-    documents = []
-    for _ in range(count):
-        tokens: list[tuple[int, int, str]] = []  # start, end, tag
-        text = ""
-        for _ in range(sentences_per_document):
-            for word, tag in next(sentences):
-                text += " " if text else ""
-                tokens.append((len(text), len(text) + len(word), tag))
-                text += word
-        documents.append(BenchDocument(text, _entities(tokens)))
-    return documents
-
-
-def _entities(tokens: list[tuple[int, int, str]]) -> list[Entity]:
-    entities = []
-    i = 0
-    while i < len(tokens):
-        start, end, tag = tokens[i]
-        j = i + 1
-        if tag.startswith("B-"):
-            while j < len(tokens) and tokens[j][2] == "I-" + tag[2:]:
-                end = tokens[j][1]
-                j += 1
-            neighbour = tokens[i - 1] if i > 0 else tokens[j] if j < len(tokens) else None
-            if neighbour is not None and tag[2:] in LABELS:
-                entities.append(Entity(start, end, tag[2:], (neighbour[0], neighbour[1])))
-        i = j
-    return entities
 
 
 def free_port() -> int:

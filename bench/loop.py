@@ -46,6 +46,7 @@ import socketio
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # runnable alone, from a checkout
 
+from bench.corpora import LABELS as NER_LABELS, REVIEW_LABELS as LABELS, read_reviews  # noqa: E402
 from bench.api import (  # noqa: E402
     PASSWORD,
     ok_json,
@@ -58,21 +59,9 @@ from bench.api import (  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-LABELS = ("pos", "neg")
-NER_LABELS = ("PER", "LOC", "ORG", "MISC")
 DEFAULT_MODELS = {"sa": ("transformer_sa.v1", {"epochs": 1, "max_length": 64}, "entropy"),
                   "ner": ("bilstm_crf.v1", {"epochs": 5}, "mnlp")}
 PARTS = ("loop", "latency", "throughput")
-
-
-def read_reviews(data: Path) -> list[tuple[str, str]]:
-    """(text, gold label) pairs, positives and negatives interleaved."""
-    files = {label: data / "rt_polarity" / f"rt-polarity.{label}" for label in LABELS}
-    missing = [str(p) for p in files.values() if not p.exists()]
-    if missing:
-        raise SystemExit(f"missing {', '.join(missing)}: point --data at the shared data folder")
-    texts = {label: path.read_text(encoding="latin-1").splitlines() for label, path in files.items()}
-    return [(text, label) for pair in zip(texts["pos"], texts["neg"]) for text, label in zip(pair, LABELS)]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -288,35 +277,6 @@ def online_latency(project: Project, texts: list[str], requests_count: int, warm
     return latencies
 
 
-# (3) throughput -------------------------------------------------------------------------
-
-
-def throughput(reviews: list[tuple[str, str]], model_name: str, config: dict, strategy_name: str,
-               sentences: int, device: str, train_size: int = 64) -> dict[str, float]:
-    """Train the model plugin briefly (the weights do not change its speed), then predict and
-    score ``sentences`` texts (the reviews, repeated) as the retraining job does."""
-    from leanlife_server.plugin_api import DOCUMENT, AnnotationData, Dataset, Example, load_object
-    from leanlife_server.plugins import load_plugins
-
-    plugins = load_plugins()
-    definition = plugins.models.get(model_name)
-    model = load_object(definition.factory)({**definition.default_config, **config},
-                                            {label: DOCUMENT for label in LABELS}, device)
-    labeled = [Example(i, text, (AnnotationData(DOCUMENT, label),)) for i, (text, label) in enumerate(reviews[:train_size])]
-    model.train(Dataset("sa", {label: DOCUMENT for label in LABELS}, "none", labeled), lambda fraction, details: None)
-    scorer = load_object(plugins.query_strategies.get(strategy_name).factory)()
-    pool = [Example(i, reviews[i % len(reviews)][0]) for i in range(sentences)]
-    model.predict(pool[:256])  # warm-up: allocator, kernels, lazy initialisation
-    began = time.perf_counter()
-    predictions = model.predict(pool)
-    predicted = time.perf_counter()
-    scores = scorer(predictions)
-    ended = time.perf_counter()
-    assert len(scores) == sentences
-    return {"sentences": sentences, "predict_s": predicted - began, "score_s": ended - predicted,
-            "per_second": sentences / (ended - began)}
-
-
 # Output ---------------------------------------------------------------------------------
 
 
@@ -353,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="online predictions to time")
     parser.add_argument("--sentences", type=int, default=100_000, help="sentences to score for throughput")
     parser.add_argument("--device", default="cpu", help="throughput device: cpu, cuda, cuda:N")
-    parser.add_argument("--throughput-model", default="transformer_sa.v1", help="an SA model plugin")
+    parser.add_argument("--throughput-model", default="transformer_sa.v1",
+                        help="transformer_sa.v1 or transformer_ner.v1 (bench/throughput.py has more options)")
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch CPU threads of the server, the worker and the throughput run (on 2 "
                              "shared cores, two threads per process oversubscribe them and run slower)")
@@ -389,11 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in parts:
         import torch
 
+        from bench.throughput import TASKS, corpus, throughput
+
         torch.set_num_threads(args.torch_threads)
-        _, sa_config, sa_strategy = DEFAULT_MODELS["sa"]
-        result = throughput(reviews, args.throughput_model, sa_config, sa_strategy, args.sentences, args.device)
+        task, strategy = TASKS[args.throughput_model]
+        examples = corpus(task, args.data, args.sentences)
+        result = throughput(args.throughput_model, DEFAULT_MODELS["sa"][1], examples, args.device)
         print(f"\n(3) {args.throughput_model} on {args.device}: {result['sentences']} sentences predicted in "
-              f"{result['predict_s']:.1f} s and scored ({sa_strategy}) in {result['score_s']:.2f} s: "
+              f"{result['predict_s']:.1f} s and scored ({strategy}) in {result['score_s']:.2f} s: "
               f"{result['per_second']:.0f} sentences/s")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

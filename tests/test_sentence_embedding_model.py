@@ -122,9 +122,11 @@ def test_config_is_checked():
         SentenceEmbeddingClassifier({}, SENTIMENT).predict(bare(sentiment_examples(1, random.Random(0))))
 
 
-def text_seeded_vectors(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
-    """A stand-in for MiniLM: a random unit vector per text, the same for the same text."""
-    rows = np.stack([np.random.default_rng(abs(hash(t)) % 2**32).normal(size=encoder.dimension) for t in texts])
+def text_seeded_vectors(encoder: SentenceEncoder, ids: list[list[int]]) -> np.ndarray:
+    """A stand-in for MiniLM: a random unit vector per text (its token ids), the same for the
+    same text."""
+    rows = np.stack([np.random.default_rng(abs(hash(tuple(t))) % 2**32).normal(size=encoder.dimension)
+                     for t in ids])
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -139,9 +141,9 @@ def test_retraining_reuses_the_embeddings(monkeypatch):
     The encoder is replaced by a counting stub so that only the cache and the head are timed."""
     encoded = []
 
-    def stub(self: SentenceEncoder, texts: list[str]) -> np.ndarray:
-        encoded.extend(texts)
-        return text_seeded_vectors(self, texts)
+    def stub(self: SentenceEncoder, ids: list[list[int]]) -> np.ndarray:
+        encoded.extend(ids)
+        return text_seeded_vectors(self, ids)
 
     monkeypatch.setattr(SentenceEncoder, "_encode_batch", stub)
     documents = randomly_labeled(1000, seed=4)
@@ -167,20 +169,29 @@ def test_the_same_labels_in_another_order_give_the_same_model(monkeypatch):
 
 
 def test_batches_do_not_depend_on_the_hash_seed(monkeypatch):
-    """Texts are batched by length, then text, not in set order: set order changes with each
-    process's hash seed, and so would the batches, their padding and the vectors' last digits
-    (bench/active.py's curves differed between two runs of the same design)."""
+    """Texts are batched by token length, then text, not in set order: set order changes with
+    each process's hash seed, and so would the batches, their padding and the vectors' last
+    digits (bench/active.py's curves differed between two runs of the same design)."""
     batches = []
 
-    def stub(self: SentenceEncoder, texts: list[str]) -> np.ndarray:
-        batches.append(list(texts))
-        return np.ones((len(texts), self.dimension), np.float32)
+    def stub(self: SentenceEncoder, ids: list[list[int]]) -> np.ndarray:
+        batches.append([tuple(row) for row in ids])
+        return np.ones((len(ids), self.dimension), np.float32)
 
     monkeypatch.setattr(SentenceEncoder, "_encode_batch", stub)
     texts = [f"batch order {letter}" for letter in "qwertyuiopasdfghjklzxcvbnm"] + ["batch order: a long one"]
-    SentenceEmbeddingClassifier({}, SENTIMENT, "cpu")._encoder().encode(texts + texts[:3], batch_size=8)
-    assert [text for batch in batches for text in batch] == sorted(texts, key=lambda t: (len(t), t))
+    encoder = SentenceEmbeddingClassifier({}, SENTIMENT, "cpu")._encoder()
+    encoder._vectors.clear()
+    encoder.encode(texts + texts[:3], max_sequences=8)
+    ids = {text: tuple(encoder.tokenizer(text)["input_ids"]) for text in texts}
+    expected = [ids[t] for t in sorted(texts, key=lambda t: (len(ids[t]), t))]
+    assert [row for batch in batches for row in batch] == expected
     assert [len(batch) for batch in batches] == [8, 8, 8, 3]
+    first = list(batches)
+    batches.clear()
+    encoder._vectors.clear()
+    encoder.encode(list(reversed(texts)), max_sequences=8)
+    assert batches == first
 
 
 FRESH_PROCESS = """

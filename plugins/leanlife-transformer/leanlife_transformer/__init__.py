@@ -52,7 +52,8 @@ MODELS = (
     ModelDefinition(
         name=SENTENCE_EMBEDDING_SA_MODEL, tasks=("sa",),
         factory="leanlife_transformer.sentence_embedding:SentenceEmbeddingClassifier",
-        default_config={key: SHARED_DEFAULTS[key] for key in ("checkpoint", "max_length", "predict_batch_size")}
+        default_config={key: SHARED_DEFAULTS[key] for key in (
+            "checkpoint", "max_length", "predict_batch_tokens", "predict_batch_size", "inference_precision")}
         | {"multi_label": None, "regularization": 10.0},
         suggested_for=(EXPLANATION_NONE,),  # the live loop's fastest SA model on a CPU
         # Encodings are cached per process, so a retrain is a logistic regression on a few

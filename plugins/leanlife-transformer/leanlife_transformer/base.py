@@ -8,6 +8,7 @@ import json
 import math
 import random
 from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
@@ -18,9 +19,14 @@ from transformers import AutoTokenizer
 from leanlife_server.plugin_api import Dataset, DocumentPrediction, Example, Model, ProgressCallback
 from leanlife_transformer import SAVED_MODEL_FILE, default_config
 from leanlife_transformer.config import TransformerConfig, checkpoint_directory
+from leanlife_transformer.inference import (batch_token_budget, inference_dtype, length_batches, padded_inputs,
+                                            predicting_copy, to_device)
 from leanlife_transformer.network import TOKENS, EncoderClassifier, resolve_device
 
 SAVE_FORMAT = 1
+# Documents tokenized at a time when predicting: the next chunk is tokenized while the device
+# runs this one, and a chunk's batches are sorted by length within it.
+TOKENIZED_CHUNK = 8192
 WARMUP_SHARE = 0.1  # of the training steps, with a linear rise then a linear decay
 MAX_GRAD_NORM = 1.0
 
@@ -48,6 +54,7 @@ class TransformerModel(Model):
         self.classes: list[str] = self._classes()
         self.tokenizer = None
         self.network: EncoderClassifier | None = None
+        self._predictor: torch.nn.Module | None = None  # the network in the inference dtype
 
     @classmethod
     def default_config(cls) -> Mapping[str, Any]:
@@ -70,6 +77,11 @@ class TransformerModel(Model):
 
     @abstractmethod
     def _prediction_features(self, example: Example) -> list[Feature]: ...
+
+    def _prediction_features_many(self, examples: Sequence[Example]) -> list[list[Feature]]:
+        """Each example's features; a task whose tokenizer call can take all texts at once
+        overrides this (one call over many texts is several times faster than one each)."""
+        return [self._prediction_features(example) for example in examples]
 
     @abstractmethod
     def _targets(self, features: Sequence[Feature], width: int) -> torch.Tensor:
@@ -111,6 +123,7 @@ class TransformerModel(Model):
             raise ValueError(f"model {self.name}: the dataset has no labeled {self.task} "
                              f"annotations to learn from")
         self.network = EncoderClassifier.from_checkpoint(checkpoint, len(self.classes), self.pooling)
+        self._predictor = None
         if len(self.tokenizer) > self.network.encoder.get_input_embeddings().num_embeddings:
             self.network.encoder.resize_token_embeddings(len(self.tokenizer))
         self.network.to(self.device).train()
@@ -150,13 +163,9 @@ class TransformerModel(Model):
         return epoch_loss / len(features)
 
     def _inputs(self, batch: Sequence[Feature]) -> dict[str, torch.Tensor]:
-        width = max(len(f.input_ids) for f in batch)
-        pad = self.tokenizer.pad_token_id or 0
-        ids = torch.tensor([f.input_ids + [pad] * (width - len(f.input_ids)) for f in batch])
-        mask = torch.tensor([[1] * len(f.input_ids) + [0] * (width - len(f.input_ids)) for f in batch])
-        inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+        inputs = padded_inputs([f.input_ids for f in batch], self.tokenizer.pad_token_id or 0, self.device)
         if batch[0].markers is not None:
-            inputs["markers"] = torch.tensor([f.markers for f in batch]).to(self.device)
+            inputs["markers"] = to_device(torch.tensor([f.markers for f in batch]), self.device)
         return inputs
 
     # Prediction ---------------------------------------------------------------------------
@@ -164,20 +173,40 @@ class TransformerModel(Model):
     def predict(self, examples: Sequence[Example]) -> list[DocumentPrediction]:
         if self.network is None:
             raise RuntimeError(f"model {self.name} is not trained: call train() or load() first")
-        per_example = [self._prediction_features(example) for example in examples]
+        if self._predictor is None:
+            self._predictor = predicting_copy(self.network, inference_dtype(self.config.inference_precision,
+                                                                            self.device))
+        chunks = [examples[first:first + TOKENIZED_CHUNK] for first in range(0, len(examples), TOKENIZED_CHUNK)]
+        if len(chunks) <= 1:
+            return self._predict_chunk(examples, self._prediction_features_many(examples))
+        # The next chunk is tokenized (in Rust, without the interpreter lock) while this one runs.
+        predictions: list[DocumentPrediction] = []
+        with ThreadPoolExecutor(max_workers=1) as tokenizer_thread:
+            pending = tokenizer_thread.submit(self._prediction_features_many, chunks[0])
+            for number, chunk in enumerate(chunks):
+                features = pending.result()
+                if number + 1 < len(chunks):
+                    pending = tokenizer_thread.submit(self._prediction_features_many, chunks[number + 1])
+                predictions += self._predict_chunk(chunk, features)
+        return predictions
+
+    def _predict_chunk(self, examples: Sequence[Example], per_example: list[list[Feature]]) -> list[DocumentPrediction]:
         flat = [(i, j) for i, features in enumerate(per_example) for j in range(len(features))]
-        # Batches of similar lengths waste the least padding; results go back in order after.
-        flat.sort(key=lambda ij: len(per_example[ij[0]][ij[1]].input_ids))
+        batches = length_batches([len(per_example[i][j].input_ids) for i, j in flat],
+                                 batch_token_budget(self.config.predict_batch_tokens, self.device,
+                                                    next(self._predictor.parameters()).dtype),
+                                 self.config.predict_batch_size)
+        # Every batch is queued before any result is read back: reading waits for the device.
+        on_device = []
+        with torch.inference_mode():
+            for batch in batches:
+                features = [per_example[i][j] for i, j in (flat[k] for k in batch)]
+                on_device.append(self._probabilities(self._predictor(**self._inputs(features))))
         outputs: list[list[torch.Tensor | None]] = [[None] * len(features) for features in per_example]
-        size = self.config.predict_batch_size
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                                     enabled=self.device.type == "cuda"):
-            for first in range(0, len(flat), size):
-                keys = flat[first:first + size]
-                batch = [per_example[i][j] for i, j in keys]
-                probabilities = self._probabilities(self.network(**self._inputs(batch))).cpu()
-                for (i, j), feature, row in zip(keys, batch, probabilities):
-                    outputs[i][j] = row[:len(feature.input_ids)] if self.pooling == TOKENS else row
+        for batch, probabilities in zip(batches, on_device):
+            for k, row in zip(batch, probabilities.cpu()):
+                i, j = flat[k]
+                outputs[i][j] = row[:len(per_example[i][j].input_ids)] if self.pooling == TOKENS else row
         return [self._decode(example, features, rows)
                 for example, features, rows in zip(examples, per_example, outputs)]
 
@@ -209,5 +238,6 @@ class TransformerModel(Model):
         model._restore(saved["state"])
         model.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, use_fast=True)
         model.network = EncoderClassifier.load(directory, len(model.classes), cls.pooling)
+        model._predictor = None
         model.network.to(model.device).eval()
         return model

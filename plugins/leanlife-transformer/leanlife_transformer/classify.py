@@ -89,6 +89,13 @@ class DocumentClassifier(TransformerModel):
     def _prediction_features(self, example: Example) -> list[Feature]:
         return [Feature(self._encode(example))]
 
+    def _prediction_features_many(self, examples: Sequence[Example]) -> list[list[Feature]]:
+        if not examples:
+            return []
+        encoded = self.tokenizer([example.text for example in examples], truncation=True,
+                                 max_length=self.config.max_length)["input_ids"]
+        return [[Feature(ids)] for ids in encoded]
+
     def _targets(self, features: Sequence[Feature], width: int) -> torch.Tensor:
         dtype = torch.float if self.multi_label else torch.long
         return torch.tensor([f.target for f in features], dtype=dtype)

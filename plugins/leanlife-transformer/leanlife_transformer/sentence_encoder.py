@@ -18,34 +18,45 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from leanlife_transformer.inference import (batch_token_budget, inference_dtype, length_batches, padded_inputs,
+                                            predicting_copy)
 from leanlife_transformer.network import mean_pool, resolve_device
 
 MAX_CACHED_TEXTS = 100_000  # 384 floats each: about 150 MB at most; the oldest go first
 
 
 class SentenceEncoder:
-    def __init__(self, directory: Path, max_length: int, device: str | None = "cpu"):
+    def __init__(self, directory: Path, max_length: int, device: str | None = "cpu", precision: str = "auto"):
         self.device = resolve_device(device)
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, use_fast=True)
-        self.encoder = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True).to(self.device).eval()
+        # Frozen: the encoder only ever predicts, so it is kept in the inference dtype alone.
+        encoder = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True)
+        self.encoder = predicting_copy(encoder, inference_dtype(precision, self.device)).to(self.device)
         self.dimension: int = self.encoder.config.hidden_size
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the worker may encode from several threads
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64,
+    def encode(self, texts: Sequence[str], max_sequences: int = 1024, max_tokens: int | None = None,
                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """One unit-length float32 row per text; texts seen before come from the cache.
-        ``progress(encoded, to_encode)`` follows the new texts only."""
+        Batches hold texts of similar length, up to ``max_tokens`` padded tokens (None: by
+        device) and ``max_sequences`` texts. ``progress(encoded, to_encode)`` follows the new
+        texts only."""
         with self._lock:
-            # By length, then text: batches (and so the float rounding of each vector) must not
+            # In text order first: batches (and so the float rounding of each vector) must not
             # depend on set order, which changes with every process's hash seed.
-            missing = sorted({t for t in texts if t not in self._vectors}, key=lambda t: (len(t), t))
-            for first in range(0, len(missing), batch_size):
-                batch = missing[first:first + batch_size]
-                self._vectors.update(zip(batch, self._encode_batch(batch)))
+            missing = sorted({t for t in texts if t not in self._vectors})
+            ids = self.tokenizer(missing, truncation=True, max_length=self.max_length)["input_ids"] if missing else []
+            budget = batch_token_budget(max_tokens, self.device, next(self.encoder.parameters()).dtype)
+            batches = length_batches([len(i) for i in ids], budget, max_sequences)
+            done = 0
+            for batch in batches:
+                vectors = self._encode_batch([ids[k] for k in batch])
+                self._vectors.update(zip((missing[k] for k in batch), vectors))
+                done += len(batch)
                 if progress is not None:
-                    progress(first + len(batch), len(missing))
+                    progress(done, len(missing))
             rows = np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, self.dimension),
                                                                                       np.float32)
             if len(self._vectors) > MAX_CACHED_TEXTS:  # dicts keep insertion order: oldest first
@@ -53,17 +64,16 @@ class SentenceEncoder:
                     del self._vectors[text]
         return rows
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        inputs = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
-                                return_tensors="pt").to(self.device)
+    def _encode_batch(self, ids: list[list[int]]) -> np.ndarray:
+        inputs = padded_inputs(ids, self.tokenizer.pad_token_id or 0, self.device)
         with torch.inference_mode():
-            hidden = self.encoder(input_ids=inputs["input_ids"],
-                                  attention_mask=inputs["attention_mask"]).last_hidden_state
-            pooled = torch.nn.functional.normalize(mean_pool(hidden, inputs["attention_mask"]).float(), dim=-1)
+            hidden = self.encoder(**inputs).last_hidden_state
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, inputs["attention_mask"]), dim=-1)
         return pooled.cpu().numpy()
 
 
 @lru_cache(maxsize=4)
-def shared_encoder(directory: Path, max_length: int, device: str | None = "cpu") -> SentenceEncoder:
+def shared_encoder(directory: Path, max_length: int, device: str | None = "cpu",
+                   precision: str = "auto") -> SentenceEncoder:
     """The process's encoder for these settings (loaded once, its cache kept)."""
-    return SentenceEncoder(directory, max_length, device)
+    return SentenceEncoder(directory, max_length, device, precision)

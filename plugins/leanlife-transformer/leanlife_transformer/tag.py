@@ -31,14 +31,21 @@ class TokenTagger(TransformerModel):
         return [OUTSIDE] + [f"{prefix}-{name}" for name in names for prefix in ("B", "I")]
 
     def _windows(self, text: str) -> list[Feature]:
-        encoded = self.tokenizer(text, truncation=True, max_length=self.config.max_length,
+        return self._windows_many([text])[0]
+
+    def _windows_many(self, texts: Sequence[str]) -> list[list[Feature]]:
+        """Each text cut into windows of at most ``max_length`` pieces, all texts in one
+        tokenizer call; each window knows its pieces' character offsets."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.config.max_length,
                                  return_overflowing_tokens=True, return_offsets_mapping=True)
-        windows = []
+        windows: list[list[Feature]] = [[] for _ in texts]
         for i, ids in enumerate(encoded["input_ids"]):
             pieces = zip(encoded["offset_mapping"][i], encoded.sequence_ids(i))
             offsets: Offsets = [tuple(offset) if sequence is not None and offset[0] < offset[1] else None
                                 for offset, sequence in pieces]
-            windows.append(Feature(list(ids), context=offsets))
+            windows[encoded["overflow_to_sample_mapping"][i]].append(Feature(list(ids), context=offsets))
         return windows
 
     def _training_features(self, example: Example) -> list[Feature]:
@@ -64,6 +71,9 @@ class TokenTagger(TransformerModel):
 
     def _prediction_features(self, example: Example) -> list[Feature]:
         return self._windows(example.text)
+
+    def _prediction_features_many(self, examples: Sequence[Example]) -> list[list[Feature]]:
+        return self._windows_many([example.text for example in examples])
 
     def _targets(self, features: Sequence[Feature], width: int) -> torch.Tensor:
         return torch.tensor([f.target + [IGNORED] * (width - len(f.target)) for f in features])
