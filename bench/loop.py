@@ -216,7 +216,10 @@ def create_project(base: str, corpus: Corpus, model: str, config: dict, every_n:
     for name, kind in corpus.labels:
         ok_json(session.post(f"{url}/labels", json={"name": name, "kind": kind}))
     saved = ok_json(session.post(f"{url}/documents", json={"documents": [{"text": t} for t in corpus.texts]}))["items"]
+    # The model alone recommends, so each round times its job (a project's default recommenders
+    # also run a cheap one, whose job would finish first: its times are the --cheap run's).
     ok_json(session.patch(f"{url}/settings", json={"model": model, "model_config": config, "query_strategy": strategy,
+                                                "recommenders": [model],
                                                 "retrain_policy": {"mode": "every_n", "n": every_n}}))
     return Project(base, session, token, project["id"], corpus, [row["id"] for row in saved])
 

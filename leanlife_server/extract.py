@@ -92,13 +92,19 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+# Weights are floats that deflate by a few percent at most, while deflating MiniLM's 90 MB took
+# about a second of every retraining round (py-spy, bench/loop.py --task sa): stored as they are.
+STORED_SUFFIXES = (".safetensors", ".npy", ".npz")
+
+
 def write_archive(directory: Path, target: Path) -> None:
-    """Zip a version directory into ``target`` atomically."""
+    """Zip a version directory into ``target`` atomically (weights stored, the rest deflated)."""
     tmp = target.with_name(f".{target.name}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(Path(directory).rglob("*")):
             if path.is_file():
-                archive.write(path, path.relative_to(directory).as_posix())
+                archive.write(path, path.relative_to(directory).as_posix(),
+                              compress_type=zipfile.ZIP_STORED if path.suffix in STORED_SUFFIXES else None)
     os.replace(tmp, target)
 
 
