@@ -5,7 +5,8 @@
 
 ``speed`` imports N generated NER documents, each with one span and a trigger explanation
 (JSON Lines, docs/formats.md), with the real import code into a fresh database, one fresh
-subprocess per (database, size) so that its peak resident memory (ru_maxrss) is its own.
+subprocess per (database, size) so that its peak resident memory (ru_maxrss) is its own; then
+it times reading them back as a model dataset ("dataset s": what every retraining reads first).
 
 ``saves`` starts a real ``leanlife serve`` (SQLite, jobs run in the server process), lets
 annotator threads save annotations (POST .../annotations with a trigger) while ``--size``
@@ -74,6 +75,7 @@ def import_child(database_url: str, source: Path) -> dict:
     from leanlife_server.app import create_app
     from leanlife_server.db.migrate import upgrade
     from leanlife_server.formats.importer import import_file
+    from leanlife_server.pipeline.dataset import labeled_examples
     from tests.formats_helpers import new_project
 
     work = Path(tempfile.mkdtemp(prefix="leanlife-imports-"))
@@ -86,15 +88,21 @@ def import_child(database_url: str, source: Path) -> dict:
         result = import_file(project, source, "jsonl")
         seconds = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # What every retraining then reads first: the labeled documents as a model dataset.
+        started = time.perf_counter()
+        examples = labeled_examples(project.id)
+        dataset_seconds = time.perf_counter() - started
+        assert len(examples) == result.documents
     return {"documents": result.documents, "annotations": result.annotations, "seconds": seconds,
-            "cpu_seconds": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "cpu_seconds": cpu, "peak_mb": peak_mb, "dataset_seconds": dataset_seconds}
 
 
 def speed(args: argparse.Namespace) -> None:
     # CPU seconds (the importing process's own) vary less than wall time on a shared machine;
     # a database server's CPU time is not in them.
     print(f"{'database':<10} {'documents':>10} {'seconds':>8} {'docs/s':>8} {'docs/CPU s':>10} "
-          f"{'peak MB':>8}  load average")
+          f"{'peak MB':>8} {'dataset s':>9}  load average")
     with tempfile.TemporaryDirectory(prefix="leanlife-imports-") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             source = Path(tmp) / f"labeled-{size}.jsonl"
@@ -107,7 +115,8 @@ def speed(args: argparse.Namespace) -> None:
                         row = _child(url, source)
                 print(f"{database:<10} {row['documents']:>10} {row['seconds']:>8.1f} "
                       f"{row['documents'] / row['seconds']:>8,.0f} "
-                      f"{row['documents'] / row['cpu_seconds']:>10,.0f} {row['peak_mb']:>8.0f}  "
+                      f"{row['documents'] / row['cpu_seconds']:>10,.0f} {row['peak_mb']:>8.0f} "
+                      f"{row['dataset_seconds']:>9.1f}  "
                       f"{load_average()}", flush=True)
 
 

@@ -51,3 +51,26 @@ def test_relation_dataset_keeps_entities_as_input(app, make_caller):
 
         queued = [item["document_id"] for item in queue_items(project_row, owner.user_id, 10)]
         assert queued == [unlabeled["id"]]
+
+
+def test_the_dataset_carries_every_part_of_an_annotation(app, make_caller):
+    """Read as plain rows, not ORM objects (minutes at 400,000 annotations): each explanation,
+    its trigger spans in text order, the label's name and the attributes survive."""
+    owner = make_caller("owner")
+    project = create_project(owner, "ner", "trigger", labels=(("PER", "span"), ("LOC", "span")))
+    text = "Mr. Alice Smith said she lives in Paris ."
+    document = add_document(owner, project["id"], text)
+    url = f"/api/v1/projects/{project['id']}/documents/{document['id']}/annotations"
+    person = owner.post(url, json={"label": "PER", "start": 4, "end": 15, "explanations": [
+        {"spans": [{"start": 16, "end": 20}, {"start": 0, "end": 3}]}, {"spans": [{"start": 21, "end": 24}]}]})
+    place = owner.post(url, json={"label": "LOC", "start": 34, "end": 39,
+                                  "explanations": [{"spans": [{"start": 25, "end": 33}]}]})
+    assert person.status_code == place.status_code == 201, (person.get_json(), place.get_json())
+
+    with app.app_context():
+        data = build_dataset(db.session.get(Project, project["id"]))
+    (example,) = data.labeled
+    found = [(a.label, a.start, a.end, [[(s.start, s.end) for s in e.spans] for e in a.explanations])
+             for a in example.annotations]
+    assert found == [("PER", 4, 15, [[(0, 3), (16, 20)], [(21, 24)]]), ("LOC", 34, 39, [[(25, 33)]])]
+    assert [a.id for a in example.annotations] == [person.get_json()["id"], place.get_json()["id"]]

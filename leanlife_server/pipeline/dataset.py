@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-from sqlalchemy import exists, or_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, exists, or_
 
 from leanlife_server.db import db
-from leanlife_server.db.models import CURATED, Annotation, Document, DocumentCompletion, Explanation, Label, Project
+from leanlife_server.db.models import (CURATED, Annotation, Document, DocumentCompletion, Explanation, Label, Project,
+                                       TriggerSpan)
 from leanlife_server.db.staging import published
 from leanlife_server.pipeline.merge import majority, with_inputs
 from leanlife_server.plugin_api import AnnotationData, Dataset, Example, ExplanationIn, Span
@@ -31,18 +31,56 @@ CHUNK = 500
 
 
 def annotation_data(row: Annotation) -> AnnotationData:
-    explanations = tuple(
+    """An ORM annotation (its label, explanations and spans loaded) as model input."""
+    return _data(row, row.label.name, tuple(
         ExplanationIn(e.kind, text=e.text, spans=tuple(Span(s.start, s.end) for s in e.spans))
-        for e in row.explanations)
-    return AnnotationData(row.kind, row.label.name, start=row.start, end=row.end,
-                          subject_id=row.subject_id, object_id=row.object_id,
-                          explanations=explanations, id=row.id, attributes=row.attributes or {})
+        for e in row.explanations))
 
 
-def _annotation_rows(query) -> list[Annotation]:
-    return list(db.session.scalars(query.order_by(Annotation.id).options(
-        selectinload(Annotation.label),
-        selectinload(Annotation.explanations).selectinload(Explanation.spans))))
+@dataclass(frozen=True)
+class AnnotationRow:
+    """What a dataset needs of one stored annotation."""
+
+    id: int
+    document_id: int
+    user_id: int | None
+    kind: str
+    gold: bool
+    label_id: int
+    data: AnnotationData
+
+
+def annotation_rows(condition: ColumnElement[bool]) -> list[AnnotationRow]:
+    """The annotations that ``condition`` (on the annotations table) selects, in id order,
+    with their label names, explanations and trigger spans: three queries of plain tuples.
+    ORM objects cost minutes for the hundreds of thousands of annotations a large import
+    brings, and every cheap retraining reads them all."""
+    spans: dict[int, list[Span]] = defaultdict(list)
+    for explanation_id, start, end in db.session.execute(
+            db.select(TriggerSpan.explanation_id, TriggerSpan.start, TriggerSpan.end)
+            .join(Explanation, Explanation.id == TriggerSpan.explanation_id)
+            .join(Annotation, Annotation.id == Explanation.annotation_id).where(condition)
+            .order_by(TriggerSpan.explanation_id, TriggerSpan.start, TriggerSpan.id)):
+        spans[explanation_id].append(Span(start, end))
+    explanations: dict[int, list[ExplanationIn]] = defaultdict(list)
+    for explanation_id, annotation_id, kind, text in db.session.execute(
+            db.select(Explanation.id, Explanation.annotation_id, Explanation.kind, Explanation.text)
+            .join(Annotation, Annotation.id == Explanation.annotation_id).where(condition)
+            .order_by(Explanation.id)):
+        explanations[annotation_id].append(ExplanationIn(kind, text=text, spans=tuple(spans[explanation_id])))
+    rows = db.session.execute(
+        db.select(Annotation.id, Annotation.document_id, Annotation.user_id, Annotation.kind, Annotation.gold,
+                  Annotation.label_id, Label.name, Annotation.start, Annotation.end, Annotation.subject_id,
+                  Annotation.object_id, Annotation.attributes)
+        .join(Label, Label.id == Annotation.label_id).where(condition).order_by(Annotation.id))
+    return [AnnotationRow(r.id, r.document_id, r.user_id, r.kind, r.gold, r.label_id,
+                          _data(r, r.name, tuple(explanations.get(r.id, ())))) for r in rows]
+
+
+def _data(row: Any, label: str, explanations: tuple[ExplanationIn, ...]) -> AnnotationData:
+    return AnnotationData(row.kind, label, start=row.start, end=row.end, subject_id=row.subject_id,
+                          object_id=row.object_id, explanations=explanations, id=row.id,
+                          attributes=row.attributes or {})
 
 
 def annotated(input_kinds: Sequence[str]):
@@ -59,10 +97,9 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
     documents = db.session.execute(db.select(Document.id, Document.text, Document.review_state).where(
         Document.project_id == project_id, published(Document.import_id),
         or_(annotated(input_kinds), finished)).order_by(Document.id)).all()
-    by_document: dict[int, list[Annotation]] = defaultdict(list)
+    by_document: dict[int, list[AnnotationRow]] = defaultdict(list)
     # Not the rows of an import still running: hidden, and (a big import) most of the table.
-    for row in _annotation_rows(db.select(Annotation).where(Annotation.project_id == project_id,
-                                                            published(Annotation.import_id))):
+    for row in annotation_rows((Annotation.project_id == project_id) & published(Annotation.import_id)):
         by_document[row.document_id].append(row)
     finishers: dict[int, list[int]] = defaultdict(list)
     for document_id, user_id in db.session.execute(
@@ -72,7 +109,7 @@ def labeled_examples(project_id: int, input_kinds: Sequence[str] = ()) -> list[E
         finishers[document_id].append(user_id)
     examples = []
     for doc in documents:
-        data = {row.id: annotation_data(row) for row in by_document[doc.id]}
+        data = {row.id: row.data for row in by_document[doc.id]}
         curated = doc.review_state == CURATED
         work: dict[int | None, list[AnnotationData]] = defaultdict(list)
         for row in by_document[doc.id]:
@@ -101,12 +138,11 @@ def input_annotations(document_ids: Sequence[int], input_kinds: Sequence[str]
         return {}
     seen: set[tuple] = set()
     found: dict[int, list[AnnotationData]] = defaultdict(list)
-    for row in _annotation_rows(db.select(Annotation).where(
-            Annotation.document_id.in_(document_ids), Annotation.kind.in_(input_kinds))):
-        key = (row.document_id, row.kind, row.label_id, row.start, row.end)
+    for row in annotation_rows(Annotation.document_id.in_(document_ids) & Annotation.kind.in_(input_kinds)):
+        key = (row.document_id, row.kind, row.label_id, row.data.start, row.data.end)
         if key not in seen:
             seen.add(key)
-            found[row.document_id].append(annotation_data(row))
+            found[row.document_id].append(row.data)
     return {document_id: tuple(rows) for document_id, rows in found.items()}
 
 

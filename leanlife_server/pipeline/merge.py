@@ -65,6 +65,8 @@ def majority(work: Mapping[Hashable, Sequence[AnnotationData]],
 def with_inputs(targets: Sequence[AnnotationData], inputs: Sequence[AnnotationData]) -> tuple[AnnotationData, ...]:
     """``targets`` with the input annotations (RE's entities), one per kind, label and
     offsets whoever drew it; links point at those kept copies."""
+    if not inputs:  # NER and SA: nothing to add or relink (a dataset builds one per document)
+        return tuple(sorted(targets, key=_by_id))
     first: dict[tuple, AnnotationData] = {}
     same: dict[int | None, int | None] = {}
     for annotation in sorted(inputs, key=_by_id):
