@@ -15,6 +15,7 @@ import faulthandler
 import importlib
 import logging
 import signal
+import sys
 import threading
 
 from flask import Flask
@@ -47,6 +48,11 @@ def _worker_app() -> Flask:
 
 # The LeanLife job this process runs now (RQ's SimpleWorker runs it in the main thread).
 _running_job: int | None = None
+# Set once ``preload`` is done (or was never started): a job waits for it rather than import
+# the same modules from a second thread at the same time.
+_preloaded = threading.Event()
+_preloaded.set()
+PRELOAD_WAIT_SECONDS = 600
 
 
 def run(job_id: int, target: str) -> None:
@@ -54,6 +60,7 @@ def run(job_id: int, target: str) -> None:
     global _running_job
     from leanlife_server.jobs import execute
 
+    _preloaded.wait(PRELOAD_WAIT_SECONDS)
     with _worker_app().app_context():
         _running_job = job_id
         try:
@@ -62,11 +69,32 @@ def run(job_id: int, target: str) -> None:
             _running_job = None
 
 
-def _preload_query_strategies(app: Flask) -> None:
-    # Strategy modules can be slow to import (modAL pulls in scikit-learn, pandas and
-    # torch): import them while the worker waits for its first job, not during it.
-    for definition in app.extensions["leanlife"].query_strategies:
-        importlib.import_module(definition.factory.partition(":")[0])
+def preload(app: Flask) -> list[str]:
+    """Import the modules of every installed query strategy and model, and start CUDA where
+    torch sees a GPU, while the worker waits for its first job: otherwise that job pays
+    seconds of imports (torch, transformers, modAL's scikit-learn) and CUDA's start-up.
+    Returns the modules imported; one that fails is logged and left for the job to report."""
+    try:
+        return _import_plugins(app)
+    finally:
+        _preloaded.set()
+
+
+def _import_plugins(app: Flask) -> list[str]:
+    plugins = app.extensions["leanlife"]
+    modules = sorted({definition.factory.partition(":")[0]
+                      for definition in [*plugins.query_strategies, *plugins.models]})
+    loaded = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+            loaded.append(module)
+        except Exception:  # noqa: BLE001 - a broken plugin must not stop the worker
+            log.exception("preloading %s failed; the jobs that need it will say why", module)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.init()
+    return loaded
 
 
 class _StopAwareLog:
@@ -198,7 +226,8 @@ def work(app: Flask, burst: bool = False, lanes: tuple[str, ...] = LANES) -> Non
     use_redis_emitter(app)
     # `kill -USR1 PID` prints every thread's stack: how an admin sees where a worker hangs.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    threading.Thread(target=_preload_query_strategies, args=(app,), daemon=True,
+    _preloaded.clear()
+    threading.Thread(target=preload, args=(app,), daemon=True,
                      name="leanlife-preload").start()
     stop = threading.Event()
     threading.Thread(target=_fail_lost_jobs_forever, args=(app, stop), daemon=True,
