@@ -19,9 +19,11 @@ bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:projec
 
 # Per-member preferences, with their type and default (a member who has not chosen a
 # threshold gets the project's, ``Project.min_recommendation_confidence``).
+# Each member setting: its type and its default; a default of None is the project's column of
+# the same name (the owner's default for members who have not chosen).
 MEMBER_SETTINGS = {
     "show_recommendations": (bool, True),
-    "min_recommendation_confidence": (float, 0.0),
+    "min_recommendation_confidence": (float, None),
     "show_others_annotations": (bool, False),
 }
 MEMBER_SETTINGS_CHANGES = Body({name: Field(kind) for name, (kind, _) in MEMBER_SETTINGS.items()})
@@ -111,8 +113,8 @@ def remove_member(project_id: int, user_id: int):
 
 def _effective_settings(project: Project, row: Membership | None) -> dict:
     stored = row.settings if row is not None else {}
-    defaults = {name: default for name, (_, default) in MEMBER_SETTINGS.items()}
-    defaults["min_recommendation_confidence"] = project.min_recommendation_confidence
+    defaults = {name: getattr(project, name) if default is None else default
+                for name, (_, default) in MEMBER_SETTINGS.items()}
     return {name: stored.get(name, default) for name, default in defaults.items()}
 
 
