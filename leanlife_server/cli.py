@@ -57,7 +57,23 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         click.echo(f"warning: {workers} workers without LEANLIFE_REDIS_URL: a live update reaches "
                    f"only the browsers connected to the worker that sent it; set "
                    f"LEANLIFE_REDIS_URL so that every worker reaches every browser", err=True)
+    _warn_if_connections_run_out(app, workers, threads)
     run(app, host, port, workers, threads)
+
+
+def _warn_if_connections_run_out(app, workers: int, threads: int) -> None:
+    """PostgreSQL refuses connections past its max_connections; requests then answer 503."""
+    needed = workers * threads
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return
+        limit = int(db.session.execute(db.text("SHOW max_connections")).scalar_one())
+        db.session.remove()
+    if needed > limit:
+        click.echo(f"warning: --workers x --threads = {needed} request threads, but PostgreSQL allows "
+                   f"{limit} connections (max_connections): past that, requests answer 503; use "
+                   f"--threads {max(1, limit // 2 // workers)} or raise max_connections (docs/admin.md)",
+                   err=True)
 
 
 @main.command()

@@ -51,6 +51,25 @@ def is_disk_full(exc: Exception) -> bool:
             or getattr(orig, "sqlstate", None) == "53100")
 
 
+# A refused or lost database connection. PostgreSQL's SQLSTATEs: too_many_connections,
+# admin_shutdown, crash_shutdown, cannot_connect_now, and the connection_exception class; a
+# refusal during the connection's start-up may carry none, so its message is read too.
+_UNREACHABLE_STATES = {"53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"}
+_UNREACHABLE_MESSAGES = ("connection failed", "too many clients", "too many connections", "could not connect",
+                         "server closed the connection", "connection refused")
+
+
+def is_database_unreachable(exc: Exception) -> bool:
+    """The database refused the connection or lost it (too many clients, restarting, gone):
+    nothing was done, and the same request may work in a moment."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in _UNREACHABLE_STATES:
+        return True
+    message = str(exc.orig if exc.orig is not None else exc).lower()
+    return any(marker in message for marker in _UNREACHABLE_MESSAGES)
+
+
 def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None):
     response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
     response.status_code = status
@@ -92,6 +111,14 @@ def register_error_handlers(app: Flask) -> None:
     def _disk_full(exc: Exception):
         # Nothing was saved, and the client can do nothing but wait: 507, not a bare 500.
         db.session.rollback()
+        if is_database_unreachable(exc):
+            # Most often more server threads than the database's max_connections (docs/admin.md).
+            app.logger.warning("the database refused a connection: %s", str(exc.orig or exc).strip())
+            response = error_response(503, "database_unavailable",
+                                      "the database refused the connection (too busy or restarting), so "
+                                      "nothing was done; try again in a moment")
+            response.headers["Retry-After"] = "1"
+            return response
         if not is_disk_full(exc):
             raise exc
         return error_response(507, "insufficient_storage", "the server's disk is full, so nothing was "
