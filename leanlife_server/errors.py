@@ -108,19 +108,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(OSError)
-    def _disk_full(exc: Exception):
-        # Nothing was saved, and the client can do nothing but wait: 507, not a bare 500.
+    def _database_or_disk(exc: Exception):
+        # The client can do nothing but wait: 503 or 507, not a bare 500.
         db.session.rollback()
         if is_database_unreachable(exc):
             # Most often more server threads than the database's max_connections (docs/admin.md).
             app.logger.warning("the database refused a connection: %s", str(exc.orig or exc).strip())
             response = error_response(503, "database_unavailable",
-                                      "the database refused the connection (too busy or restarting), so "
-                                      "nothing was done; try again in a moment")
+                                      "the database refused or dropped the connection (too busy or "
+                                      "restarting); try again in a moment")
             response.headers["Retry-After"] = "1"
             return response
         if not is_disk_full(exc):
             raise exc
+        # Nothing was saved.
         return error_response(507, "insufficient_storage", "the server's disk is full, so nothing was "
                                                            "saved; try again once space is freed")
 

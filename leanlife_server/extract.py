@@ -93,7 +93,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 # Weights are floats that deflate by a few percent at most, while deflating MiniLM's 90 MB took
-# about a second of every retraining round (py-spy, bench/loop.py --task sa): stored as they are.
+# 3.2 s of every retraining round (py-spy, bench/loop.py --task sa): stored as they are.
 STORED_SUFFIXES = (".safetensors", ".npy", ".npz")
 
 

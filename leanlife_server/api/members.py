@@ -17,10 +17,9 @@ from leanlife_server.errors import ApiError, invalid, not_found
 
 bp = Blueprint("members_api", __name__, url_prefix="/api/v1/projects/<int:project_id>")
 
-# Per-member preferences, with their type and default (a member who has not chosen a
-# threshold gets the project's, ``Project.min_recommendation_confidence``).
-# Each member setting: its type and its default; a default of None is the project's column of
-# the same name (the owner's default for members who have not chosen).
+# Per-member preferences, with their type and default; a default of None is the project's
+# column of the same name (``Project.min_recommendation_confidence``: the owner's default for
+# members who have not chosen).
 MEMBER_SETTINGS = {
     "show_recommendations": (bool, True),
     "min_recommendation_confidence": (float, None),
