@@ -76,25 +76,25 @@ class DocumentClassifier(TransformerModel):
     def _document_labels(self, example: Example) -> list[str]:
         return document_labels(example, self.classes)
 
-    def _encode(self, example: Example) -> list[int]:
-        return self.tokenizer(example.text, truncation=True, max_length=self.config.max_length)["input_ids"]
+    def _encode(self, examples: Sequence[Example]) -> list[list[int]]:
+        """The word-piece ids of each example's text, all in one tokenizer call."""
+        if not examples:
+            return []
+        return self.tokenizer([example.text for example in examples], truncation=True,
+                              max_length=self.config.max_length)["input_ids"]
 
     def _training_features(self, example: Example) -> list[Feature]:
         names = self._document_labels(example)
         if not names:
             return []
         target = document_target(example, names, self.classes, self.multi_label, self.name)
-        return [Feature(self._encode(example), target)]
+        return [Feature(self._encode([example])[0], target)]
 
     def _prediction_features(self, example: Example) -> list[Feature]:
-        return [Feature(self._encode(example))]
+        return self._prediction_features_many([example])[0]
 
     def _prediction_features_many(self, examples: Sequence[Example]) -> list[list[Feature]]:
-        if not examples:
-            return []
-        encoded = self.tokenizer([example.text for example in examples], truncation=True,
-                                 max_length=self.config.max_length)["input_ids"]
-        return [[Feature(ids)] for ids in encoded]
+        return [[Feature(ids)] for ids in self._encode(examples)]
 
     def _targets(self, features: Sequence[Feature], width: int) -> torch.Tensor:
         dtype = torch.float if self.multi_label else torch.long

@@ -18,21 +18,22 @@ import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from leanlife_transformer.inference import (batch_token_budget, inference_dtype, length_batches, padded_inputs,
-                                            predicting_copy)
+from leanlife_transformer.config import AUTO_PRECISION
+from leanlife_transformer.inference import batch_token_budget, inference_dtype, length_batches, padded_inputs
 from leanlife_transformer.network import mean_pool, resolve_device
 
 MAX_CACHED_TEXTS = 100_000  # 384 floats each: about 150 MB at most; the oldest go first
 
 
 class SentenceEncoder:
-    def __init__(self, directory: Path, max_length: int, device: str | None = "cpu", precision: str = "auto"):
+    def __init__(self, directory: Path, max_length: int, device: str | None = "cpu",
+                 precision: str = AUTO_PRECISION):
         self.device = resolve_device(device)
         self.max_length = max_length
         self.tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True, use_fast=True)
         # Frozen: the encoder only ever predicts, so it is kept in the inference dtype alone.
-        encoder = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True)
-        self.encoder = predicting_copy(encoder, inference_dtype(precision, self.device)).to(self.device)
+        self.encoder = AutoModel.from_pretrained(directory, local_files_only=True, use_safetensors=True).to(
+            self.device, inference_dtype(precision, self.device)).eval()
         self.dimension: int = self.encoder.config.hidden_size
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()  # the worker may encode from several threads
@@ -74,6 +75,6 @@ class SentenceEncoder:
 
 @lru_cache(maxsize=4)
 def shared_encoder(directory: Path, max_length: int, device: str | None = "cpu",
-                   precision: str = "auto") -> SentenceEncoder:
+                   precision: str = AUTO_PRECISION) -> SentenceEncoder:
     """The process's encoder for these settings (loaded once, its cache kept)."""
     return SentenceEncoder(directory, max_length, device, precision)
